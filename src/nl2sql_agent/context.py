@@ -1,0 +1,38 @@
+"""The run-scoped dependencies every node reads through ``Runtime[RunContext]``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from langchain_core.language_models import BaseChatModel
+
+from nl2sql_agent.db.executor import ReadOnlyExecutor
+from nl2sql_agent.db.types import SchemaCatalog
+from nl2sql_agent.safety import SqlPolicy
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Static context for one graph run (``context_schema`` of the graph)."""
+
+    sql_model: BaseChatModel
+    """Writes SQL."""
+    small_model: BaseChatModel
+    """Classifies intent when the cheap check is unsure, and writes the answer."""
+    executor: ReadOnlyExecutor
+    catalog: SchemaCatalog
+    """What this caller may see: the database catalog already narrowed by ``policy``."""
+    policy: SqlPolicy
+    today: dt.date
+    vocabulary: frozenset[str] = frozenset()
+    """Stemmed schema words for the cheap intent check (computed once per catalog)."""
+    max_repairs: int = 2
+    max_tables: int = 6
+    statement_timeout_s: float = 10.0
+    summarize_with_model: bool = True
+
+    @property
+    def dialect(self) -> str:
+        """sqlglot dialect name of the database."""
+        return self.catalog.dialect

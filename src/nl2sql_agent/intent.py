@@ -1,0 +1,171 @@
+"""The cheap first look at a question: data question, off-topic, write request or prompt injection.
+
+Only when these checks are unsure does ``detect_intent`` spend a model call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Literal
+
+from nl2sql_agent.db.types import SchemaCatalog
+from nl2sql_agent.lexicon import stem, stems, stems_of, words
+
+Verdict = Literal["data", "off_topic", "write_request", "injection", "unsure"]
+
+_WRITE_VERBS = {
+    "drop",
+    "delete",
+    "insert",
+    "update",
+    "truncate",
+    "alter",
+    "create",
+    "grant",
+    "revoke",
+    "remove",
+    "modify",
+    "change",
+    "rename",
+    "erase",
+    "wipe",
+    "add",
+    "set",
+    "replace",
+    "merge",
+    "overwrite",
+    "destroy",
+    "vacuum",
+    "attach",
+    "execute",
+    "exec",
+    "kill",
+    "shutdown",
+    "terminate",
+    "clear",
+    "reset",
+}
+_POLITE = {
+    "please",
+    "can",
+    "could",
+    "would",
+    "you",
+    "now",
+    "just",
+    "go",
+    "ahead",
+    "and",
+    "then",
+    "also",
+    "i",
+    "want",
+    "to",
+    "need",
+    "let",
+    "us",
+    "me",
+}
+_INJECTION_PHRASES = (
+    ("ignore", "instruction"),
+    ("ignore", "previous"),
+    ("ignore", "above"),
+    ("disregard", "instruction"),
+    ("system", "prompt"),
+    ("developer", "mode"),
+    ("your", "instruction"),
+    ("reveal", "prompt"),
+    ("jailbreak",),
+    ("connection", "string"),
+    ("database", "password"),
+    ("pretend", "you"),
+    ("act", "as"),
+    ("forget", "instruction"),
+    ("override", "rule"),
+    ("new", "instruction"),
+    ("you", "are", "now"),
+)
+_DATA_CUES = stems(
+    "how many much count number total sum average avg mean median top bottom list show which what who when "
+    "where highest lowest most least largest smallest max min maximum minimum per by each between trend compare "
+    "ratio percent percentage share rank ranking distinct unique latest earliest first last growth month year "
+    "quarter week day daily monthly yearly revenue sales"
+)
+_OFF_TOPIC_CUES = stems(
+    "poem joke weather favourite favorite colour color story song recipe movie film meaning life capital "
+    "translate hello hi hey thanks thank bye goodbye feel feeling love weekend advice essay haiku sing "
+    "chess football president celebrity horoscope dream yourself name you're poetry limerick rhyme "
+    "bitcoin stock tomorrow forecast tell write compose"
+)
+# Column words so common that a match says nothing ("what is your name?" is not about a name column).
+_GENERIC = stems("name date type id value code status description title time number note")
+_FOLLOW_UP_STARTS = {
+    "and",
+    "what",
+    "only",
+    "now",
+    "how",
+    "same",
+    "but",
+    "also",
+    "then",
+    "for",
+    "in",
+    "excluding",
+    "without",
+    "just",
+    "sort",
+    "order",
+    "break",
+    "split",
+    "group",
+}
+
+
+def schema_vocabulary(catalog: SchemaCatalog) -> set[str]:
+    """Stemmed words of table and column names and sample values: what a data question tends to mention."""
+    vocab: set[str] = set()
+    for table in catalog.tables.values():
+        vocab |= stems(table.name)
+        for column in table.columns:
+            vocab |= stems(column.name)
+            vocab |= stems_of(column.samples)
+    return vocab - {"id"}
+
+
+def _has_phrase(tokens: list[str], phrase: tuple[str, ...]) -> bool:
+    stemmed = [stem(t) for t in tokens]
+    return all(stem(word) in stemmed for word in phrase) if len(phrase) > 1 else stem(phrase[0]) in stemmed
+
+
+def classify(question: str, vocabulary: Collection[str], *, has_history: bool) -> Verdict:
+    """A verdict from words alone; ``unsure`` means ask the model."""
+    tokens = words(question)
+    if not tokens:
+        return "off_topic"
+    if any(_has_phrase(tokens, phrase) for phrase in _INJECTION_PHRASES):
+        return "injection"
+    leading = [t for t in tokens if t not in _POLITE]
+    if leading and leading[0] in _WRITE_VERBS:
+        return "write_request"
+    asked = {stem(t) for t in tokens}
+    overlap = (asked & set(vocabulary)) - _GENERIC
+    if overlap and (asked & _DATA_CUES or len(overlap) >= 2 or question.rstrip().endswith("?")):
+        return "data"
+    if has_history and (tokens[0] in _FOLLOW_UP_STARTS or len(tokens) <= 6):
+        return "data"
+    if asked & _OFF_TOPIC_CUES and not overlap:
+        return "off_topic"
+    return "unsure"
+
+
+def hidden_names_asked(question: str, hidden_columns: Collection[str]) -> list[str]:
+    """Hidden ``table.column`` names whose column words all appear in the question (e.g. "email", "salary")."""
+    asked = stems(question)
+    found = []
+    for qualified in sorted(hidden_columns):
+        column = qualified.rsplit(".", 1)[-1]
+        column_stems = stems(column)
+        if column_stems and column_stems <= asked:
+            found.append(qualified)
+    return found

@@ -1,0 +1,39 @@
+"""Word-level helpers shared by intent detection and schema retrieval (cheap, no model calls)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_WORD = re.compile(r"[a-z0-9]+")
+_IRREGULAR = {"people": "person", "children": "child", "men": "man", "women": "woman", "data": "data"}
+
+
+def stem(word: str) -> str:
+    """A light English stemmer: enough to match "sales"/"sale", "categories"/"category", "cities"/"city"."""
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    for suffix, replacement in (("ies", "y"), ("sses", "ss"), ("ches", "ch"), ("shes", "sh"), ("xes", "x")):
+        if word.endswith(suffix) and len(word) > len(suffix) + 1:
+            return word[: -len(suffix)] + replacement
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def words(text: str) -> list[str]:
+    """Lower-case alphanumeric words of ``text``, identifiers split on ``_``."""
+    return _WORD.findall(text.lower().replace("_", " "))
+
+
+def stems(text: str) -> set[str]:
+    """The set of stemmed words of ``text``."""
+    return {stem(w) for w in words(text)}
+
+
+def stems_of(texts: Iterable[str]) -> set[str]:
+    """The union of :func:`stems` over several texts."""
+    found: set[str] = set()
+    for text in texts:
+        found |= stems(text)
+    return found

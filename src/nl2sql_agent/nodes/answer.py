@@ -1,0 +1,43 @@
+"""summarize_answer: a short answer in words, grounded in the rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from nl2sql_agent import prompts
+from nl2sql_agent.context import RunContext
+from nl2sql_agent.grounding import is_grounded, render_rows, template_answer
+from nl2sql_agent.models.calls import invoke_model
+from nl2sql_agent.state import AgentState
+
+
+def summarize_answer(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """The model words the answer; if it states a number the rows do not hold, the template answer is used instead.
+
+    Empty results and runs configured without a summary model cost no model call.
+    """
+    ctx = runtime.context
+    columns, rows, truncated = state.get("columns", []), state.get("rows", []), state.get("truncated", False)
+    fallback = template_answer(columns, rows, truncated=truncated)
+    if not rows or not ctx.summarize_with_model:
+        return {"status": "answered", "answer": fallback}
+    reply = invoke_model(
+        ctx.small_model,
+        [
+            SystemMessage(prompts.ANSWER_SYSTEM),
+            HumanMessage(
+                prompts.ANSWER_USER.format(
+                    question=state["question"],
+                    row_count=len(rows),
+                    truncated=", more not shown" if truncated else "",
+                    table=render_rows(columns, rows),
+                )
+            ),
+        ],
+        role="answer",
+    ).strip()
+    grounded = bool(reply) and is_grounded(reply, state["question"], rows)
+    return {"status": "answered", "answer": reply if grounded else fallback}

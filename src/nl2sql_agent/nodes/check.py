@@ -1,0 +1,43 @@
+"""check_sql: the draft goes through the safety validator; problems become issues for the repair loop."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langgraph.runtime import Runtime
+
+from nl2sql_agent.context import RunContext
+from nl2sql_agent.errors import SQLValidationError, UnsafeSQLError
+from nl2sql_agent.nodes.draft import retry_or_give_up
+from nl2sql_agent.safety import validate_sql
+from nl2sql_agent.state import AgentState
+
+
+def check_sql(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Validate against what this caller may see; the rewritten SQL (limits, filters) is what runs."""
+    ctx = runtime.context
+    draft = state.get("draft") or ""
+    try:
+        query = validate_sql(draft, dialect=ctx.dialect, catalog=ctx.catalog, policy=ctx.policy)
+    except SQLValidationError as exc:
+        return _rejected(state, draft, exc.code, "; ".join(exc.issues))
+    except UnsafeSQLError as exc:
+        return _rejected(state, draft, exc.code, "not allowed: " + "; ".join(exc.reasons))
+    # When the policy's cap is the query's limit, a full page of rows may mean more were left out.
+    return {"sql": query.sql, "capped": query.limit >= ctx.policy.max_rows}
+
+
+def _rejected(state: AgentState, draft: str, code: str, message: str) -> dict[str, Any]:
+    issue = {
+        "attempt": state.get("attempts", 0),
+        "stage": "validate",
+        "code": str(code),
+        "message": message,
+        "sql": draft,
+    }
+    return {"sql": None, "issues": [issue]}
+
+
+def route_check(state: AgentState, runtime: Runtime[RunContext]) -> Literal["execute_sql", "draft_sql", "give_up"]:
+    """Valid SQL runs; an invalid draft goes back to the model while repairs remain."""
+    return "execute_sql" if state.get("sql") else retry_or_give_up(state, runtime)

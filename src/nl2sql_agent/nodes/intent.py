@@ -1,0 +1,63 @@
+"""detect_intent: refuse off-topic, write and injection requests before any SQL is drafted."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from nl2sql_agent import prompts
+from nl2sql_agent.context import RunContext
+from nl2sql_agent.intent import classify, hidden_names_asked
+from nl2sql_agent.models.calls import invoke_model
+from nl2sql_agent.nodes.history import render_history
+from nl2sql_agent.state import AgentState
+
+
+def _off_topic_refusal(ctx: RunContext) -> str:
+    names = sorted(t.name for t in ctx.catalog.tables.values())
+    shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+    example = names[0] if names else "rows"
+    return prompts.REFUSAL_OFF_TOPIC.format(tables=shown, example=example)
+
+
+def detect_intent(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Classify the question; only an unsure cheap check costs a (small) model call."""
+    ctx = runtime.context
+    question = state["question"]
+    hidden = hidden_names_asked(question, ctx.policy.hidden_columns)
+    if hidden:
+        return {"intent": "not_permitted", "refusal": prompts.REFUSAL_NOT_PERMITTED.format(names=", ".join(hidden))}
+    verdict = classify(question, ctx.vocabulary, has_history=bool(state.get("turns")))
+    if verdict == "unsure":
+        verdict = _ask_model(state, ctx)
+    match verdict:
+        case "data":
+            return {"intent": "data"}
+        case "write_request":
+            return {"intent": "write_request", "refusal": prompts.REFUSAL_WRITE}
+        case "injection":
+            return {"intent": "injection", "refusal": prompts.REFUSAL_INJECTION}
+        case _:
+            return {"intent": "off_topic", "refusal": _off_topic_refusal(ctx)}
+
+
+def _ask_model(state: AgentState, ctx: RunContext) -> Literal["data", "off_topic"]:
+    tables = ", ".join(sorted(t.name for t in ctx.catalog.tables.values())[:40])
+    history = render_history(state, limit=2)
+    context = prompts.SQL_CONTEXT.format(history=history) if history else ""
+    reply = invoke_model(
+        ctx.small_model,
+        [
+            SystemMessage(prompts.INTENT_SYSTEM.format(tables=tables)),
+            HumanMessage(prompts.INTENT_USER.format(context=context, question=state["question"])),
+        ],
+        role="intent",
+    )
+    return "off_topic" if "other" in reply.strip().lower()[:20] else "data"
+
+
+def route_intent(state: AgentState) -> Literal["retrieve_schema", "refuse"]:
+    """Data questions go on to retrieval; everything else is refused."""
+    return "retrieve_schema" if state.get("intent") == "data" else "refuse"

@@ -1,0 +1,111 @@
+"""Pick the few tables a question needs and render them as CREATE TABLE text for the model.
+
+Scoring is lexical (question words against table names, column names, comments and sample values),
+then tables on the foreign-key path between picked tables are added so joins stay possible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from nl2sql_agent.db.types import SchemaCatalog, TableInfo
+from nl2sql_agent.lexicon import stems, stems_of
+
+_STOP = stems(
+    "a an the of in on for to by and or is are was were be what which who how many much do does did "
+    "with from at as per each all any show list give me find get number count total average top most "
+    "least than more less this that these those their there it its our we you i"
+)
+
+_SAMPLE_CHARS = 40
+
+
+def score_tables(catalog: SchemaCatalog, question: str) -> dict[str, float]:
+    """A relevance score per table key; 0 means no word in common."""
+    asked = stems(question) - _STOP
+    scores: dict[str, float] = {}
+    for key, table in catalog.tables.items():
+        score = 4.0 * len(asked & stems(table.name))
+        for column in table.columns:
+            score += 1.5 * len(asked & stems(column.name))
+            score += 0.5 * len(asked & stems(column.comment or ""))
+            score += 2.0 * len(asked & stems_of(column.samples))
+        score += 0.5 * len(asked & stems(table.comment or ""))
+        scores[key] = score
+    return scores
+
+
+def _neighbours(table: TableInfo, catalog: SchemaCatalog) -> set[str]:
+    linked = {fk.ref_table.lower() for fk in table.foreign_keys}
+    linked |= {
+        k for k, t in catalog.tables.items() if any(fk.ref_table.lower() == table.name.lower() for fk in t.foreign_keys)
+    }
+    return {k for k in linked if k in catalog.tables}
+
+
+def select_tables(
+    catalog: SchemaCatalog, question: str, *, max_tables: int, must_include: Iterable[str] = ()
+) -> list[str]:
+    """Table keys for the question, best first, with join bridges; at most ``max_tables`` (plus must-includes)."""
+    if len(catalog.tables) <= max_tables:
+        return sorted(catalog.tables)
+    scores = score_tables(catalog, question)
+    picked = [k for k in must_include if k in catalog.tables]
+    for key, score in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])):
+        if score <= 0 or len(picked) >= max_tables:
+            break
+        if key not in picked:
+            picked.append(key)
+    if not picked:
+        return sorted(catalog.tables, key=lambda k: -(catalog.tables[k].row_count or 0))[:max_tables]
+    # A bridge table links two picked tables that have no direct key between them (sales between products and stores).
+    for key in list(picked):
+        for other in list(picked):
+            if other == key or other in _neighbours(catalog.tables[key], catalog):
+                continue
+            bridges = _neighbours(catalog.tables[key], catalog) & _neighbours(catalog.tables[other], catalog)
+            for bridge in sorted(bridges, key=lambda b: -scores.get(b, 0)):
+                if bridge not in picked and len(picked) < max_tables + 2:
+                    picked.append(bridge)
+                    break
+    return picked
+
+
+def _quote_sample(value: str) -> str:
+    clean = " ".join(value.split())[:_SAMPLE_CHARS].replace("'", "''")
+    return f"'{clean}'"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:200]
+
+
+def render_table(table: TableInfo) -> str:
+    """One table as CREATE TABLE text, comments and sample values as SQL comments."""
+    entries: list[tuple[str, str]] = []
+    for column in table.columns:
+        definition = f"  {column.name} {column.type or 'TEXT'}"
+        if column.primary_key:
+            definition += " PRIMARY KEY"
+        fk = next((f for f in table.foreign_keys if f.columns == (column.name,)), None)
+        if fk is not None:
+            definition += f" REFERENCES {fk.ref_table}({', '.join(fk.ref_columns)})"
+        notes = [_one_line(column.comment)] if column.comment else []
+        if column.samples:
+            notes.append("e.g. " + ", ".join(_quote_sample(s) for s in column.samples))
+        entries.append((definition, f" -- {'; '.join(notes)}" if notes else ""))
+    lines = [d + ("," if i < len(entries) - 1 else "") + note for i, (d, note) in enumerate(entries)]
+    lines += [
+        f"  -- FOREIGN KEY ({', '.join(fk.columns)}) REFERENCES {fk.ref_table}"
+        for fk in table.foreign_keys
+        if len(fk.columns) > 1
+    ]
+    header = f"CREATE TABLE {table.name} ("
+    if table.comment:
+        header = f"-- {_one_line(table.comment)}\n" + header
+    return header + "\n" + "\n".join(lines) + "\n);"
+
+
+def render_schema(catalog: SchemaCatalog, keys: Iterable[str]) -> str:
+    """CREATE TABLE text for the given table keys, in the order given."""
+    return "\n\n".join(render_table(catalog.tables[k]) for k in keys if k in catalog.tables)

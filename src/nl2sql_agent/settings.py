@@ -1,0 +1,77 @@
+"""Settings: one pydantic-settings class, read from ``NL2SQL_*`` variables, built at the edges (CLI, API).
+
+The library never builds a ``Settings()`` at import; callers pass one down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from nl2sql_agent.errors import ConfigurationError
+
+LOCAL_MODEL_NAME = "qwen2.5-coder-1.5b"
+"""The alias the bundled local model is served under."""
+DEFAULT_LOCAL_PORT = 8081
+
+
+def default_data_dir() -> Path:
+    """Where the sample database, conversation memory and local model weights live by default."""
+    return Path(platformdirs.user_data_dir("nl2sql-agent", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Everything the agent can be configured with. Every field reads ``NL2SQL_<FIELD>`` too."""
+
+    model_config = SettingsConfigDict(env_prefix="NL2SQL_", extra="ignore", frozen=True)
+
+    db_url: str | None = None
+    """SQLAlchemy URL of the database to question; ``None`` means the bundled sample database."""
+    model: str = "local"
+    """Model spec: ``local``, ``fake:PATH``, ``openai:gpt-4o-mini``, ``openai-compatible:NAME``, ``hf:REPO``."""
+    base_url: str | None = None
+    """OpenAI-compatible endpoint for ``local`` / ``openai-compatible`` specs."""
+    api_key: SecretStr | None = None
+    """Key for the model endpoint; falls back to the provider's own variable (``OPENAI_API_KEY``)."""
+    small_model: str | None = None
+    """Optional cheaper model for intent checks and summaries; defaults to ``model``."""
+    data_dir: Path = Field(default_factory=default_data_dir)
+    checkpointer_url: str | None = None
+    """``memory``, ``sqlite:///PATH`` or ``postgresql://...``; ``None``: a SQLite file in ``data_dir``."""
+    today: dt.date | None = None
+    """Fixes "today" for relative dates, for reproducible evaluations; ``None`` uses the clock."""
+    max_repairs: int = Field(default=2, ge=0, le=10)
+    """How many times a failing draft goes back to the model before the run gives up."""
+    max_rows: int = Field(default=1000, ge=1, le=1_000_000)
+    statement_timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    model_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    model_retries: int = Field(default=2, ge=0, le=10)
+    """Retries of a model call on transient failures (timeouts, connection errors, 5xx), with backoff."""
+    retry_initial_s: float = Field(default=0.5, ge=0, le=60)
+    max_question_chars: int = Field(default=2000, ge=10, le=100_000)
+    max_tables: int = Field(default=6, ge=1, le=100)
+    """How many tables the schema retrieval step hands to the model at most."""
+    summarize_with_model: bool = True
+    """False answers from the rows with a deterministic template, with no model call."""
+
+    @field_validator("db_url", "checkpointer_url")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value is None or value == "memory":
+            return value
+        scheme = value.split(":", 1)[0].split("+", 1)[0].lower()
+        if scheme not in {"sqlite", "postgresql", "postgres"}:
+            raise ConfigurationError(
+                f"unsupported database URL scheme {scheme!r}: use sqlite:///PATH or postgresql://...",
+                details={"url_scheme": scheme},
+            )
+        return value
+
+    @property
+    def local_base_url(self) -> str:
+        """The endpoint the ``local`` model spec talks to."""
+        return self.base_url or f"http://127.0.0.1:{DEFAULT_LOCAL_PORT}/v1"
