@@ -131,6 +131,7 @@ class Agent:
             small_model=self.small_model,
             executor=self.executor,
             catalog=catalog,
+            db_catalog=self.catalog,
             policy=policy,
             today=today,
             vocabulary=frozenset(schema_vocabulary(catalog)),

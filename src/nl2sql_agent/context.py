@@ -22,7 +22,9 @@ class RunContext:
     """Classifies intent when the cheap check is unsure, and writes the answer."""
     executor: ReadOnlyExecutor
     catalog: SchemaCatalog
-    """What this caller may see: the database catalog already narrowed by ``policy``."""
+    """What this caller may see: the database catalog already narrowed by ``policy`` (retrieval, prompts)."""
+    db_catalog: SchemaCatalog
+    """The whole database catalog: the validator applies ``policy`` to it, to tell "hidden" from "unknown"."""
     policy: SqlPolicy
     today: dt.date
     vocabulary: frozenset[str] = frozenset()

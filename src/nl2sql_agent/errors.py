@@ -98,14 +98,25 @@ class SQLValidationError(Nl2SqlError):
 
 
 class UnsafeSQLError(Nl2SqlError):
-    """SQL that violates the safety policy. ``reasons`` says which rules it broke."""
+    """SQL that violates the safety policy. ``reasons`` says which rules it broke.
+
+    ``denied`` names the tables and ``table.column``s that exist but the caller may not read.
+    """
 
     code = ErrorCode.UNSAFE_SQL
 
-    def __init__(self, message: str, *, reasons: list[str] | None = None, sql: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reasons: list[str] | None = None,
+        sql: str | None = None,
+        denied: list[str] | None = None,
+    ) -> None:
         self.reasons = list(reasons or [message])
         self.sql = sql
-        super().__init__(message, details={"reasons": self.reasons, "sql": sql})
+        self.denied = list(denied or [])
+        super().__init__(message, details={"reasons": self.reasons, "sql": sql, "denied": self.denied})
 
 
 class PermissionDeniedError(Nl2SqlError):

@@ -80,7 +80,7 @@ def build_graph(
     builder.add_conditional_edges("detect_intent", route_intent, ["retrieve_schema", "refuse"])
     builder.add_edge("retrieve_schema", "draft_sql")
     builder.add_conditional_edges("draft_sql", route_draft, ["check_sql", "draft_sql", "refuse", "give_up"])
-    builder.add_conditional_edges("check_sql", route_check, ["execute_sql", "draft_sql", "give_up"])
+    builder.add_conditional_edges("check_sql", route_check, ["execute_sql", "draft_sql", "refuse", "give_up"])
     builder.add_conditional_edges("execute_sql", route_execute, ["summarize_answer", "draft_sql", "give_up"])
     builder.add_edge("summarize_answer", "remember_turn")
     builder.add_edge("refuse", "remember_turn")

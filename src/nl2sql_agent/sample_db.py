@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import functools
 import datetime as dt
 import itertools
 import os
 import random
 import sqlite3
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -231,8 +230,17 @@ _TABLES: tuple[_Table, ...] = (
             _pk("employee_id", "Employee identifier."),
             _text("first_name", 40, "Employee's first name."),
             _text("last_name", 40, "Employee's last name."),
-            _text("title", 40, "Job title: Regional Manager, Store Manager, Assistant Manager, Sales Associate or Cashier."),
-            _fk("store_id", "stores.store_id", "Store the employee works at; NULL for regional managers.", not_null=False),
+            _text(
+                "title",
+                40,
+                "Job title: Regional Manager, Store Manager, Assistant Manager, Sales Associate or Cashier.",
+            ),
+            _fk(
+                "store_id",
+                "stores.store_id",
+                "Store the employee works at; NULL for regional managers.",
+                not_null=False,
+            ),
             _date("hire_date", "Date the employee was hired (ISO yyyy-mm-dd)."),
             _money("salary", "Yearly salary in USD."),
             _fk("manager_id", "employees.employee_id", "The employee's manager; NULL at the top.", not_null=False),
@@ -311,9 +319,7 @@ def _pg_ddl(table: _Table, schema: str) -> list[str]:
         cols.append(" ".join(parts))
     statements = [f"CREATE TABLE {qualified} (\n  " + ",\n  ".join(cols) + "\n)"]
     statements.append(f"COMMENT ON TABLE {qualified} IS {_pg_literal(table.comment)}")
-    statements += [
-        f"COMMENT ON COLUMN {qualified}.{col.name} IS {_pg_literal(col.comment)}" for col in table.columns
-    ]
+    statements += [f"COMMENT ON COLUMN {qualified}.{col.name} IS {_pg_literal(col.comment)}" for col in table.columns]
     return statements
 
 
@@ -351,6 +357,22 @@ def _pg_literal(text: str) -> str:
 
 Row = tuple[Any, ...]
 
+
+class _Choice:
+    """A fixed weighted choice: the same draw as ``rng.choices(..., cum_weights=...)``, without its overhead."""
+
+    __slots__ = ("cumulative", "values")
+
+    def __init__(self, options: Iterable[tuple[Any, float]]) -> None:
+        pairs = list(options)
+        self.values = [value for value, _ in pairs]
+        self.cumulative = list(itertools.accumulate(weight for _, weight in pairs))
+
+    def pick(self, rng: random.Random) -> Any:
+        index = bisect.bisect_right(self.cumulative, rng.random() * self.cumulative[-1], 0, len(self.values) - 1)
+        return self.values[index]
+
+
 _REGIONS = ("North", "South", "East", "West", "Central")
 _CITIES = {
     "North": ("Minneapolis", "Madison", "Fargo", "Duluth", "Green Bay"),
@@ -378,10 +400,12 @@ _LAST_NAMES = (
     "Chen", "Patel", "Kim", "Singh", "Khan", "Tanaka", "Ivanova", "Okafor", "Silva", "Novak",
 )  # fmt: skip
 _EMAIL_DOMAINS = ("example.com", "example.net", "example.org")
-_SEGMENTS = (("Consumer", 70), ("Small Business", 20), ("Corporate", 10))
+_SEGMENTS = _Choice((("Consumer", 70), ("Small Business", 20), ("Corporate", 10)))
+_CUSTOMER_REGIONS = _Choice(zip(_REGIONS, (16, 24, 22, 24, 14), strict=True))
 
+_Category = tuple[str, str, int, tuple[float, float], tuple[float, float], tuple[str, ...], tuple[str, ...]]
 # name, description, product count, (min price, max price), cost ratio range, brands, items
-_CATEGORIES: tuple[tuple[str, str, int, tuple[float, float], tuple[float, float], tuple[str, ...], tuple[str, ...]], ...] = (
+_CATEGORIES: tuple[_Category, ...] = (
     ("Electronics", "Phones, audio, computers and accessories.", 22, (19.0, 899.0), (0.62, 0.8),
      ("Voltix", "Nexon", "Auralis", "Pixelon"),
      ("Wireless Earbuds", "Bluetooth Speaker", "Smartwatch", "USB-C Charger", "Laptop 14in", "Tablet 10in",
@@ -424,8 +448,8 @@ _MONTH_WEIGHT = (0.8, 0.75, 0.9, 0.95, 1.0, 1.05, 1.05, 1.0, 0.95, 1.0, 1.3, 1.7
 _WEEKDAY_WEIGHT = (0.85, 0.85, 0.9, 0.95, 1.1, 1.4, 1.2)  # Monday .. Sunday
 _YEAR_WEIGHT = {2023: 1.0, 2024: 1.12, 2025: 1.22}
 _YEAR_PRICE_FACTOR = {2023: 0.94, 2024: 0.97, 2025: 1.0}
-_DISCOUNTS = ((0.0, 62), (0.05, 12), (0.10, 12), (0.15, 6), (0.20, 5), (0.25, 3))
-_QUANTITIES = ((1, 60), (2, 22), (3, 10), (4, 5), (5, 3))
+_DISCOUNTS = _Choice(((0.0, 62), (0.05, 12), (0.10, 12), (0.15, 6), (0.20, 5), (0.25, 3)))
+_QUANTITIES = _Choice(((1, 60), (2, 22), (3, 10), (4, 5), (5, 3)))
 _PAYMENT_WEIGHTS = {  # Credit Card, Debit Card, Cash, Mobile Wallet
     2023: (42, 28, 20, 10),
     2024: (41, 27, 16, 16),
@@ -450,23 +474,13 @@ def _day_between(rng: random.Random, first: dt.date, last: dt.date) -> dt.date:
     return first + dt.timedelta(days=rng.randint(0, (last - first).days))
 
 
-def _weighted(rng: random.Random, options: tuple[tuple[Any, float], ...]) -> Any:
-    values, cumulative = _split_options(options)
-    return rng.choices(values, cum_weights=cumulative)[0]
-
-
-@functools.cache
-def _split_options(options: tuple[tuple[Any, float], ...]) -> tuple[list[Any], list[float]]:
-    return [o for o, _ in options], list(itertools.accumulate(w for _, w in options))
-
-
 def _black_friday(year: int) -> dt.date:
     first = dt.date(year, 11, 1)
     first_thursday = first + dt.timedelta(days=(3 - first.weekday()) % 7)
     return first_thursday + dt.timedelta(days=22)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Store:
     store_id: int
     region_id: int
@@ -518,7 +532,7 @@ def _customers(rng: random.Random, region_id: dict[str, int]) -> list[Row]:
     seen_emails: dict[str, int] = {}
     for customer_id in range(1, N_CUSTOMERS + 1):
         first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
-        region = rng.choices(_REGIONS, weights=(16, 24, 22, 24, 14))[0]
+        region = _CUSTOMER_REGIONS.pick(rng)
         city = rng.choice(_CITIES[region])
         # Most customers predate the sales window, the rest join steadily through it.
         if rng.random() < 0.55:
@@ -530,7 +544,7 @@ def _customers(rng: random.Random, region_id: dict[str, int]) -> list[Row]:
         seen_emails[local] = count
         email = f"{local}{count if count > 1 else ''}@{rng.choice(_EMAIL_DOMAINS)}"
         phone = f"({rng.randint(201, 989)}) 555-{rng.randint(0, 9999):04d}"
-        segment = _weighted(rng, _SEGMENTS)
+        segment = _SEGMENTS.pick(rng)
         rows.append((customer_id, first, last, email, phone, city, region_id[region], _iso(signup), segment))
     return rows
 
@@ -577,7 +591,9 @@ def _employees(rng: random.Random, stores: list[_Store]) -> list[Row]:
                      float(rng.randrange(48_000, 62_001, 500)), manager))  # fmt: skip
         for _ in range(3 if store.store_id in extra_staff else 2):
             title = rng.choice(("Sales Associate", "Sales Associate", "Cashier"))
-            salary = rng.randrange(34_000, 46_001, 250) if title == "Sales Associate" else rng.randrange(29_000, 37_001, 250)
+            salary = (
+                rng.randrange(34_000, 46_001, 250) if title == "Sales Associate" else rng.randrange(29_000, 37_001, 250)
+            )
             rows.append((len(rows) + 1, *person(), title, store.store_id, hired(store), float(salary), manager))
     return rows
 
@@ -627,38 +643,52 @@ def _sales(
     ]
     month_pickers = [_CumulativePicker(w) for w in month_product_weights]
 
-    sellers: dict[int, tuple[tuple[int, float], ...]] = {s.store_id: () for s in stores}
+    staff_of: dict[int, list[tuple[int, float]]] = {s.store_id: [] for s in stores}
     seller_weight = {"Store Manager": 1.0, "Assistant Manager": 2.0, "Sales Associate": 5.0, "Cashier": 4.0}
     for emp in employees:
         if emp[4] is not None:
-            sellers[emp[4]] += ((emp[0], seller_weight[emp[3]]),)
+            staff_of[emp[4]].append((emp[0], seller_weight[emp[3]]))
+    sellers = {store_id: _Choice(members) for store_id, members in staff_of.items()}
     stores_by_region: dict[int, list[_Store]] = {}
     for store in stores:
         stores_by_region.setdefault(store.region_id, []).append(store)
 
+    payments = {
+        year: _Choice(zip(_PAYMENT_METHODS, weights, strict=True)) for year, weights in _PAYMENT_WEIGHTS.items()
+    }
+    current_day: dt.date | None = None
+    open_stores = _Choice(())
+    open_by_region: dict[int, _Choice] = {}
     rows: list[Row] = []
     for sale_id, day in enumerate(sale_days, start=1):
-        open_stores = [s for s in stores if s.opened_on <= day]
+        if day != current_day:
+            current_day = day
+            open_stores = _Choice((s, s.weight) for s in stores if s.opened_on <= day)
+            open_by_region = {
+                region: _Choice((s, s.weight) for s in members if s.opened_on <= day)
+                for region, members in stores_by_region.items()
+                if any(s.opened_on <= day for s in members)
+            }
         registered = bisect.bisect_right(signup_days, day)
         customer: Row | None = None
         if registered and rng.random() < 0.88:
             customer = by_signup[customer_picker.pick(rng, registered)]
         candidates = open_stores
         if customer is not None and rng.random() < 0.85:
-            candidates = [s for s in stores_by_region[customer[6]] if s.opened_on <= day] or open_stores
-        store = rng.choices(candidates, weights=[s.weight for s in candidates])[0]
+            candidates = open_by_region.get(customer[6], open_stores)
+        store = candidates.pick(rng)
         staff = sellers[store.store_id]
-        employee_id = _weighted(rng, staff)
+        employee_id = staff.pick(rng)
         product = products[month_pickers[day.month - 1].pick(rng, len(products))]
-        quantity = _weighted(rng, _QUANTITIES)
+        quantity = _QUANTITIES.pick(rng)
         if product[3] == category_names.index("Grocery") + 1:
             quantity += rng.choice((0, 1, 2))
         unit_price = round(product[4] * _YEAR_PRICE_FACTOR[day.year], 2)
-        discount = _weighted(rng, _DISCOUNTS)
+        discount = _DISCOUNTS.pick(rng)
         if day in black_fridays and discount < 0.2:
             discount = 0.2
         total = round(quantity * unit_price * (1 - discount), 2)
-        payment = rng.choices(_PAYMENT_METHODS, weights=_PAYMENT_WEIGHTS[day.year])[0]
+        payment = payments[day.year].pick(rng)
         rows.append(
             (
                 sale_id,
@@ -682,8 +712,8 @@ def _returns(rng: random.Random, sales: list[Row], products: list[Row]) -> list[
     category_names = [c[0] for c in _CATEGORIES]
     product_category = {p[0]: category_names[p[3] - 1] for p in products}
     last_day = END_DATE - dt.timedelta(days=2)
-    clothing_reasons = tuple((r, w * (3 if r == "Wrong size" else 1)) for r, w in _RETURN_REASONS)
-    other_reasons = tuple((r, w) for r, w in _RETURN_REASONS if r != "Wrong size")
+    clothing_reasons = _Choice((r, w * (3 if r == "Wrong size" else 1)) for r, w in _RETURN_REASONS)
+    other_reasons = _Choice((r, w) for r, w in _RETURN_REASONS if r != "Wrong size")
     rows: list[Row] = []
     for sale in sales:
         day = dt.date.fromisoformat(sale[1])
@@ -694,7 +724,7 @@ def _returns(rng: random.Random, sales: list[Row], products: list[Row]) -> list[
         reasons = clothing_reasons if category == "Clothing" else other_reasons
         quantity = sale[7] if rng.random() < 0.8 else rng.randint(1, sale[7])
         refund = round(sale[10] * quantity / sale[7], 2)
-        rows.append((len(rows) + 1, sale[0], _iso(returned_on), _weighted(rng, reasons), quantity, refund))
+        rows.append((len(rows) + 1, sale[0], _iso(returned_on), reasons.pick(rng), quantity, refund))
     return rows
 
 

@@ -11,7 +11,7 @@ column, one between the table name and ``(`` describes the table).
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -116,7 +116,8 @@ def _reflect(
         allowed = None if visible is None else visible.get(name, set())
         if allowed is not None and not allowed:
             continue
-        pk_cols = set((pks.get(key) or {}).get("constrained_columns") or ())
+        pk = pks.get(key)
+        pk_cols = set(pk["constrained_columns"] or ()) if pk else set()
         cols = [c for c in columns.get(key, []) if allowed is None or c["name"] in allowed]
         samples = _samples(conn, preparer, schema, name, cols, sample_values) if sample_values > 0 else {}
         infos = tuple(
@@ -202,7 +203,7 @@ def _samples(
     preparer: Any,
     schema: str | None,
     table: str,
-    columns: list[Mapping[str, Any]],
+    columns: Sequence[Mapping[str, Any]],
     limit: int,
 ) -> dict[str, tuple[str, ...]]:
     """A few distinct values per text-like column, from one bounded scan of the table's first rows."""
@@ -238,7 +239,9 @@ def _sqlite_comments(conn: sa.Connection) -> tuple[dict[str, str | None], dict[s
     """Table and column comments written as ``-- text`` in SQLite ``CREATE TABLE`` statements."""
     table_comments: dict[str, str | None] = {}
     column_comments: dict[str, dict[str, str]] = {}
-    rows = conn.execute(sa.text("SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'view') AND sql IS NOT NULL"))
+    rows = conn.execute(
+        sa.text("SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'view') AND sql IS NOT NULL")
+    )
     for name, ddl in rows:
         try:
             tree = sqlglot.parse_one(ddl, read="sqlite")
@@ -261,7 +264,8 @@ def _sqlite_comments(conn: sa.Connection) -> tuple[dict[str, str | None], dict[s
 
 
 def _join_comments(comments: list[str]) -> str:
-    return " ".join(c.strip() for c in comments if c.strip())
+    # dict.fromkeys: sqlglot may copy one comment onto several nodes of a column (e.g. REFERENCES).
+    return " ".join(dict.fromkeys(c.strip() for c in comments if c.strip()))
 
 
 def _is_connect_error(exc: sa_exc.OperationalError) -> bool:

@@ -17,6 +17,7 @@ words, fed back to the model for repair) and :class:`DatabaseUnavailableError` (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import decimal
 import json
@@ -160,10 +161,14 @@ class ReadOnlyExecutor:
             # A server-side cursor streams only the rows fetched, and DECLARE accepts nothing but one
             # SELECT/VALUES query: several statements or a data-modifying CTE are refused by the server.
             cursor = raw.cursor(name=_PG_CURSOR_NAME)
-            cursor.execute(sql)
-            columns = tuple(d[0] for d in cursor.description or ())
-            rows = cursor.fetchmany(max_rows + 1)
-            cursor.close()
+            try:
+                cursor.execute(sql)
+                columns = tuple(d[0] for d in cursor.description or ())
+                rows = cursor.fetchmany(max_rows + 1)
+            finally:
+                # Closed explicitly even after an error: psycopg warns about server cursors left to the GC.
+                with contextlib.suppress(Exception):
+                    cursor.close()
         except Exception as exc:
             raise _map_postgres_error(exc, sql, prefix=_PG_DECLARE_PREFIX) from exc
         finally:
@@ -241,17 +246,19 @@ def _map_postgres_error(exc: Exception, sql: str, *, prefix: str) -> Exception:
     import psycopg  # lazily: psycopg is the optional [postgres] extra
 
     if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
-        exc = exc.orig  # type: ignore[assignment]
+        exc = exc.orig
     if not isinstance(exc, psycopg.Error):
         return exc
     sqlstate = exc.sqlstate or ""
     message = _postgres_message(exc, sql, prefix)
     details: dict[str, Any] = {"db_message": message, "sqlstate": sqlstate or None, "sql": sql}
     if isinstance(exc, psycopg.errors.QueryCanceled):
-        return QueryTimeoutError(f"the query ran past the statement timeout and was cancelled: {message}", details=details)
-    if (
-        isinstance(exc, psycopg.OperationalError) and not sqlstate
-    ) or sqlstate.startswith(_PG_CONNECTION_SQLSTATE_CLASSES):
+        return QueryTimeoutError(
+            f"the query ran past the statement timeout and was cancelled: {message}", details=details
+        )
+    if (isinstance(exc, psycopg.OperationalError) and not sqlstate) or sqlstate.startswith(
+        _PG_CONNECTION_SQLSTATE_CLASSES
+    ):
         return DatabaseUnavailableError(f"lost the connection to the PostgreSQL database: {message}", details=details)
     return QueryExecutionError(f"the database rejected the query: {message}", details=details)
 
@@ -265,7 +272,7 @@ def _postgres_message(exc: Any, sql: str, prefix: str) -> str:
     if position and position.isdigit():
         index = int(position) - 1 - len(prefix)
         if 0 <= index < len(sql):
-            parts.append(f"at character {index + 1}: {sql[index:index + 40]!r}")
+            parts.append(f"at character {index + 1}: {sql[index : index + 40]!r}")
     if diag.message_detail:
         parts.append(f"DETAIL: {diag.message_detail}")
     if diag.message_hint:

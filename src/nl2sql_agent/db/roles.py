@@ -15,10 +15,9 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
 
 from nl2sql_agent.db.engine import CONNECT_TIMEOUT_S, open_raw_connection, postgres_url
-from nl2sql_agent.errors import ConfigurationError, DatabaseUnavailableError
+from nl2sql_agent.errors import ConfigurationError
 
 
 def create_readonly_role(
@@ -278,13 +277,11 @@ def _relations(cur: Any, schemas: Sequence[str]) -> dict[tuple[str, str], list[s
     return relations
 
 
-def _resolve_table(
-    name: str, relations: dict[tuple[str, str], list[str]], schemas: Sequence[str]
-) -> tuple[str, str]:
+def _resolve_table(name: str, relations: dict[tuple[str, str], list[str]], schemas: Sequence[str]) -> tuple[str, str]:
     candidates = [tuple(name.split(".", 1))] if "." in name else [(s, name) for s in schemas]
     for candidate in candidates:
         if candidate in relations:
-            return candidate  # type: ignore[return-value]
+            return candidate
     raise ConfigurationError(f"table {name!r} not found in schemas {list(schemas)}", details={"table": name})
 
 

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 
+from nl2sql_agent import prompts
 from nl2sql_agent.context import RunContext
 from nl2sql_agent.errors import SQLValidationError, UnsafeSQLError
 from nl2sql_agent.nodes.draft import retry_or_give_up
@@ -18,10 +19,18 @@ def check_sql(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]
     ctx = runtime.context
     draft = state.get("draft") or ""
     try:
-        query = validate_sql(draft, dialect=ctx.dialect, catalog=ctx.catalog, policy=ctx.policy)
+        query = validate_sql(draft, dialect=ctx.dialect, catalog=ctx.db_catalog, policy=ctx.policy)
     except SQLValidationError as exc:
         return _rejected(state, draft, exc.code, "; ".join(exc.issues))
     except UnsafeSQLError as exc:
+        if exc.denied:
+            # Another draft cannot make hidden data visible: say plainly what is not available.
+            names = ", ".join(exc.denied)
+            return {
+                "sql": None,
+                "intent": "not_permitted",
+                "refusal": prompts.REFUSAL_NOT_PERMITTED.format(names=names),
+            }
         return _rejected(state, draft, exc.code, "not allowed: " + "; ".join(exc.reasons))
     # When the policy's cap is the query's limit, a full page of rows may mean more were left out.
     return {"sql": query.sql, "capped": query.limit >= ctx.policy.max_rows}
@@ -38,6 +47,12 @@ def _rejected(state: AgentState, draft: str, code: str, message: str) -> dict[st
     return {"sql": None, "issues": [issue]}
 
 
-def route_check(state: AgentState, runtime: Runtime[RunContext]) -> Literal["execute_sql", "draft_sql", "give_up"]:
-    """Valid SQL runs; an invalid draft goes back to the model while repairs remain."""
-    return "execute_sql" if state.get("sql") else retry_or_give_up(state, runtime)
+def route_check(
+    state: AgentState, runtime: Runtime[RunContext]
+) -> Literal["execute_sql", "draft_sql", "refuse", "give_up"]:
+    """Valid SQL runs; SQL that needs hidden data is refused; an invalid draft goes back while repairs remain."""
+    if state.get("sql"):
+        return "execute_sql"
+    if state.get("intent") == "not_permitted":
+        return "refuse"
+    return retry_or_give_up(state, runtime)

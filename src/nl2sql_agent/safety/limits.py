@@ -273,6 +273,45 @@ def _single_row(source: exp.Expression, select: exp.Select) -> bool:
     )
 
 
+class _Groups:
+    """Union-find over a FROM clause's sources: sources in one group are joined by some condition."""
+
+    def __init__(self, size: int) -> None:
+        self.parent = list(range(size))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, i: int, j: int) -> None:
+        self.parent[self.find(i)] = self.find(j)
+
+    def count(self) -> int:
+        return len({self.find(i) for i in range(len(self.parent))})
+
+
+def _join_groups(select: exp.Select, sources: list[exp.Expression]) -> tuple[_Groups, int]:
+    """Group sources linked by ON/USING or WHERE equalities; also count unattributable equalities."""
+    groups = _Groups(len(sources))
+    names = [s.alias_or_name.lower() for s in sources]
+    for index, join in enumerate(select.args.get("joins") or [], start=1):
+        conditioned = join.args.get("on") is not None or join.args.get("using") or join.method
+        if conditioned or join.kind in ("SEMI", "ANTI") or isinstance(join.this, exp.Lateral):
+            groups.union(index, 0)
+    loose_links = 0
+    for cond in _conjuncts(select.args["where"].this if select.args.get("where") else None):
+        tables = {c.table.lower() for c in cond.find_all(exp.Column)}
+        linked = [names.index(t) for t in tables if t in names]
+        if len(linked) >= 2:
+            for other in linked[1:]:
+                groups.union(linked[0], other)
+        elif any(not c.table for c in cond.find_all(exp.Column)) and isinstance(cond, exp.EQ):
+            loose_links += 1  # an unqualified a = b may join two sources; give it the benefit
+    return groups, loose_links
+
+
 def cross_join_reasons(
     select: exp.Select, policy: SqlPolicy, row_counts: Mapping[str, int | None], dialect: str
 ) -> Iterator[str]:
@@ -282,51 +321,28 @@ def cross_join_reasons(
     if from_ is None or not joins:
         return
     sources = [from_.this] + [j.this for j in joins]
-    names = [s.alias_or_name.lower() for s in sources]
-    parent = list(range(len(sources)))
+    sizes = [_source_size(source, row_counts, dialect) for source in sources]
+    groups, loose_links = _join_groups(select, sources)
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(i: int, j: int) -> None:
-        parent[find(i)] = find(j)
-
-    for index, join in enumerate(joins, start=1):
-        conditioned = join.args.get("on") is not None or join.args.get("using") or join.method
-        if conditioned or join.kind in ("SEMI", "ANTI") or isinstance(join.this, exp.Lateral):
-            union(index, 0)
-    for index, source in enumerate(sources):
-        # A one-row aggregate ("CROSS JOIN totals") or a short literal series multiplies nothing.
-        size = _source_size(source, row_counts, dialect)
-        if _single_row(source, select) or (size is not None and size <= _SMALL_SOURCE):
-            union(index, 0)
-    loose_links = 0
-    for cond in _conjuncts(select.args["where"].this if select.args.get("where") else None):
-        tables = {c.table.lower() for c in cond.find_all(exp.Column)}
-        linked = [names.index(t) for t in tables if t in names]
-        if len(linked) >= 2:
-            for other in linked[1:]:
-                union(linked[0], other)
-        elif any(not c.table for c in cond.find_all(exp.Column)) and isinstance(cond, exp.EQ):
-            loose_links += 1  # an unqualified a = b may join two sources; give it the benefit
-    groups = {find(i) for i in range(len(sources))}
-    unrelated = len(groups) - loose_links
-    if unrelated >= 3:
-        yield f"{unrelated} tables are cross-joined without any join condition; add ON conditions"
-        return
-    sizes: dict[int, int] = {}
-    for i, source in enumerate(sources):
-        size = _source_size(source, row_counts, dialect)
+    largest: dict[int, int] = {}
+    for index, size in enumerate(sizes):
         if size is not None:
-            root = find(i)
-            sizes[root] = max(sizes.get(root, 0), size)
-    if len(sizes) >= 2 and unrelated >= 2:
-        product = math.prod(sizes.values())
+            root = groups.find(index)
+            largest[root] = max(largest.get(root, 0), size)
+    if len(largest) >= 2 and groups.count() - loose_links >= 2:
+        product = math.prod(largest.values())
         if product > policy.max_generated_rows:
             yield (
                 f"cross join would produce about {product} rows "
                 f"(limit {policy.max_generated_rows}); add a join condition"
             )
+            return
+
+    for index, source in enumerate(sources):
+        # A one-row aggregate ("CROSS JOIN totals") or a short literal series multiplies little.
+        size = sizes[index]
+        if _single_row(source, select) or (size is not None and size <= _SMALL_SOURCE):
+            groups.union(index, 0)
+    unrelated = groups.count() - loose_links
+    if unrelated >= 3:
+        yield f"{unrelated} tables are cross-joined without any join condition; add ON conditions"

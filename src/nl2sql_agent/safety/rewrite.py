@@ -101,3 +101,27 @@ def apply_row_filters(
         alias = table.args.get("alias")
         alias = alias.copy() if alias is not None else exp.TableAlias(this=exp.to_identifier(base))
         table.replace(exp.Subquery(this=inner, alias=alias))
+
+
+def _outermost_selects(query: exp.Query) -> list[exp.Select]:
+    if isinstance(query, exp.Select):
+        return [query]
+    if isinstance(query, exp.SetOperation):
+        return _outermost_selects(query.left) + _outermost_selects(query.right)
+    if isinstance(query, exp.Subquery) and isinstance(query.this, exp.Query):
+        return _outermost_selects(query.this)
+    return []
+
+
+def restore_output_names(query: exp.Query) -> None:
+    """Undo the ``_col_N`` aliases qualification gives unnamed result columns, where nothing refers to them.
+
+    Only the outermost projections are touched: a CTE's or subquery's generated names may be referenced.
+    The result's column names then read as the model wrote them (``COUNT(*)``), not ``_col_0``.
+    """
+    referenced = {column.name for column in query.find_all(exp.Column)}
+    for select in _outermost_selects(query):
+        for index, projection in enumerate(select.expressions):
+            generated = f"_col_{index}"
+            if isinstance(projection, exp.Alias) and projection.alias == generated and generated not in referenced:
+                projection.replace(projection.this)

@@ -14,16 +14,20 @@ _PG_SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
 _SQLITE_SYSTEM_TABLES = frozenset({"dbstat", "sqlite_dbpage", "sqlite_stmt"})
 
 
-def real_tables(root: exp.Expression) -> list[exp.Table]:
+def scopes_of(root: exp.Expression) -> list[Scope]:
+    """sqlglot's scopes of ``root``; a ``ValueError`` when the query's names cannot be resolved."""
+    try:
+        return traverse_scope(root)
+    except OptimizeError as error:
+        raise ValueError(str(error)) from error
+
+
+def real_tables(root: exp.Expression, scopes: list[Scope]) -> list[exp.Table]:
     """Every table reference in ``root`` that is not a CTE name or a table function.
 
     A reference is treated as a CTE only when sqlglot's scope analysis resolves it to one, so any
     reference the analysis misses is checked as a real table (fail closed).
     """
-    try:
-        scopes = traverse_scope(root)
-    except OptimizeError as error:
-        raise ValueError(str(error)) from error
     cte_refs: set[int] = set()
     for scope in scopes:
         for table in scope.tables:

@@ -23,7 +23,7 @@ from nl2sql_agent.errors import ConfigurationError, SQLValidationError, UnsafeSQ
 from nl2sql_agent.safety import functions, limits, nodes, rewrite
 from nl2sql_agent.safety.catalog import DEFAULT_SCHEMAS, CatalogLike, PermittedCatalog, permitted_catalog
 from nl2sql_agent.safety.policy import SqlPolicy, ValidatedQuery
-from nl2sql_agent.safety.tables import key_of, real_tables, table_refusal
+from nl2sql_agent.safety.tables import key_of, real_tables, scopes_of, table_refusal
 
 _DIALECT_ALIASES = {"postgresql": "postgres", "pg": "postgres", "sqlite3": "sqlite"}
 _DEFAULT_POLICY = SqlPolicy()
@@ -35,10 +35,17 @@ class _Findings:
 
     reasons: list[str] = field(default_factory=list)
     issues: list[str] = field(default_factory=list)
+    denied: list[str] = field(default_factory=list)
 
     def unsafe(self, reason: str) -> None:
         if reason not in self.reasons:
             self.reasons.append(reason)
+
+    def deny(self, name: str) -> None:
+        """``name`` (``table`` or ``table.column``) exists but the caller's policy does not allow it."""
+        self.unsafe(f"{'column' if '.' in name else 'table'} {name} is not available to you")
+        if name not in self.denied:
+            self.denied.append(name)
 
     def wrong(self, issue: str) -> None:
         if issue not in self.issues:
@@ -46,7 +53,7 @@ class _Findings:
 
     def raise_if_any(self, sql: str) -> None:
         if self.reasons:
-            raise UnsafeSQLError(_summary(self.reasons), reasons=self.reasons, sql=sql)
+            raise UnsafeSQLError(_summary(self.reasons), reasons=self.reasons, sql=sql, denied=self.denied)
         if self.issues:
             raise SQLValidationError(_summary(self.issues), issues=self.issues, sql=sql)
 
@@ -94,14 +101,18 @@ def validate_sql(
 
     permitted = permitted_catalog(catalog, dialect, policy) if catalog is not None else None
     try:
-        tables = real_tables(root)
+        scopes = scopes_of(root)
     except ValueError as error:
         raise SQLValidationError(f"cannot resolve the query's tables: {error}", sql=sql) from error
+    tables = real_tables(root, scopes)
     for table in tables:
         refusal = table_refusal(table, dialect, policy, permitted)
         if refusal is not None:
             message, is_unsafe = refusal
-            (findings.unsafe if is_unsafe else findings.wrong)(message)
+            if is_unsafe and key_of(table, dialect) in (permitted.tables if permitted else {}):
+                findings.deny(key_of(table, dialect))
+            else:
+                (findings.unsafe if is_unsafe else findings.wrong)(message)
     row_counts = {k: t.row_count for k, t in permitted.tables.items()} if permitted else {}
     for select in root.find_all(exp.Select):
         for reason in limits.cross_join_reasons(select, policy, row_counts, dialect):
@@ -111,19 +122,22 @@ def validate_sql(
     columns_read: frozenset[str] = frozenset()
     if permitted is not None:
         root = _qualify_permitted(root, sql, dialect, permitted, policy)
-        tables = real_tables(root)
-        columns_read = _columns_read(root, dialect, permitted, policy, findings)
+        rewrite.restore_output_names(root)
+        scopes = traverse_scope(root)
+        tables = real_tables(root, scopes)
+        columns_read = _columns_read(scopes, dialect, permitted, findings)
     elif policy.hidden_columns:
-        _check_hidden_without_catalog(root, dialect, policy, findings)
+        _check_hidden_without_catalog(scopes, dialect, policy, findings)
     if policy.hidden_columns:
-        _check_table_stars(root, dialect, policy, findings)
+        _check_table_stars(scopes, dialect, policy, findings)
     findings.raise_if_any(sql)
 
     read = frozenset(key_of(t, dialect) for t in tables)
     try:
         _apply_row_filters(tables, dialect, policy, permitted)
         applied_limit = rewrite.enforce_limit(root, policy.max_rows)
-        final_sql = root.sql(dialect=dialect, comments=False, unsupported_level=ErrorLevel.RAISE)
+        # copy=False: the tree is ours and is not reused, and copying it is a sizeable share of the cost.
+        final_sql = root.sql(dialect=dialect, comments=False, unsupported_level=ErrorLevel.RAISE, copy=False)
     except rewrite.RewriteRefused as error:
         raise UnsafeSQLError(str(error), sql=sql) from error
     except UnsupportedError as error:
@@ -244,6 +258,8 @@ def _qualify_permitted(
             db=db,
             validate_qualify_columns=True,
             quote_identifiers=True,
+            # Quote only where needed: the SQL is shown to people and fed back to the model on repairs.
+            identify=False,
         )
     except (OptimizeError, SqlglotError) as error:
         findings = _diagnose(sql, dialect, permitted, policy)
@@ -325,7 +341,7 @@ def _diagnose_column(
         if name in permitted.permitted[key]:
             return
         if name in permitted.tables[key].columns:
-            findings.unsafe(f"column {key}.{name} is not available to you")
+            findings.deny(f"{key}.{name}")
             return
         tables.append(key)
     if len(tables) == 1:
@@ -349,7 +365,7 @@ def _diagnose_table_column(key: str, name: str, permitted: PermittedCatalog, fin
     if table is None or key not in permitted.permitted or name in permitted.permitted[key]:
         return
     if name in table.columns:
-        findings.unsafe(f"column {key}.{name} is not available to you")
+        findings.deny(f"{key}.{name}")
         return
     hint = permitted.column_hint(key, name)
     findings.wrong(f"unknown column {key}.{name}" + (f"; did you mean {hint}?" if hint else ""))
@@ -361,10 +377,10 @@ def _closest(name: str, options: Iterable[str]) -> str | None:
 
 
 def _columns_read(
-    root: exp.Expression, dialect: str, permitted: PermittedCatalog, policy: SqlPolicy, findings: _Findings
+    scopes: list[Scope], dialect: str, permitted: PermittedCatalog, findings: _Findings
 ) -> frozenset[str]:
     read: set[str] = set()
-    for scope in traverse_scope(root):
+    for scope in scopes:
         for column in scope.columns:
             source = scope.sources.get(column.table)
             if not isinstance(source, exp.Table) or not isinstance(source.this, exp.Identifier):
@@ -374,14 +390,14 @@ def _columns_read(
                 continue
             name = column.name.lower()
             if name not in permitted.permitted.get(key, frozenset()):
-                findings.unsafe(f"column {key}.{name} is not available to you")
+                findings.deny(f"{key}.{name}")
             read.add(f"{key}.{name}")
     return frozenset(read)
 
 
-def _check_table_stars(root: exp.Expression, dialect: str, policy: SqlPolicy, findings: _Findings) -> None:
+def _check_table_stars(scopes: list[Scope], dialect: str, policy: SqlPolicy, findings: _Findings) -> None:
     """Refuse ``t.*`` that survived star expansion (``json_agg(t.*)``): it would serialise hidden columns."""
-    for scope in traverse_scope(root):
+    for scope in scopes:
         for column in scope.expression.find_all(exp.Column):
             if not isinstance(column.this, exp.Star):
                 continue
@@ -392,9 +408,9 @@ def _check_table_stars(root: exp.Expression, dialect: str, policy: SqlPolicy, fi
                     findings.unsafe(f"{column.table}.* cannot be used on {key}: some columns are hidden")
 
 
-def _check_hidden_without_catalog(root: exp.Expression, dialect: str, policy: SqlPolicy, findings: _Findings) -> None:
+def _check_hidden_without_catalog(scopes: list[Scope], dialect: str, policy: SqlPolicy, findings: _Findings) -> None:
     """Without a catalog stars cannot be expanded, so refuse anything that might reach a hidden column."""
-    for scope in traverse_scope(root):
+    for scope in scopes:
         hidden_by_alias: dict[str, tuple[str, frozenset[str]]] = {}
         for alias, source in scope.sources.items():
             if isinstance(source, exp.Table) and isinstance(source.this, exp.Identifier):
