@@ -26,8 +26,10 @@ from nl2sql_agent.intent import schema_vocabulary
 from nl2sql_agent.memory import make_checkpointer
 from nl2sql_agent.models.factory import make_chat_model
 from nl2sql_agent.questions import clean_question
+from nl2sql_agent.retrieval import whole_schema
 from nl2sql_agent.safety import SqlPolicy
 from nl2sql_agent.settings import Settings
+from nl2sql_agent.startup import check_read_only
 from nl2sql_agent.usage import UsageRecorder
 from nl2sql_agent.visibility import permitted_catalog
 
@@ -97,6 +99,8 @@ class Agent:
         """Open the database, reflect its schema, create the models and the conversation memory."""
         engine = make_engine(resolve_db_url(settings), statement_timeout_s=settings.statement_timeout_s)
         try:
+            # Before anything else: an engine that can write is refused (or loudly reported) at start-up.
+            check_read_only(engine, settings.read_only_check, check_privileges=settings.require_readonly_role)
             catalog = reflect_catalog(engine)
             api_key = settings.api_key.get_secret_value() if settings.api_key else None
             base_url = settings.local_base_url if settings.model.startswith("local") else settings.base_url
@@ -137,6 +141,7 @@ class Agent:
             vocabulary=frozenset(schema_vocabulary(catalog)),
             max_repairs=self.settings.max_repairs,
             max_tables=self.settings.max_tables,
+            whole_schema=whole_schema(catalog, budget_chars=self.settings.schema_budget_chars),
             statement_timeout_s=self.settings.statement_timeout_s,
             summarize_with_model=self.settings.summarize_with_model,
         )
@@ -163,23 +168,24 @@ class Agent:
         context = self.context(policy)
         recorder = UsageRecorder()
         config: dict[str, Any] = {"callbacks": [recorder], "recursion_limit": 25 + 3 * self.settings.max_repairs}
-        graph = self._stateless
+        graph, durability = self._stateless, None
         if thread_id is not None:
             config["configurable"] = {"thread_id": thread_id}
-            graph = self._graph
+            # The thread's checkpoint is written once, when the run ends: a failed run leaves the
+            # conversation as it was, and a run pays for one write instead of one per step.
+            graph, durability = self._graph, "exit"
         timings: dict[str, float] = {}
         final: dict[str, Any] = {}
         started = last = time.perf_counter()
         inputs = {"question": cleaned, "evidence": evidence}
         try:
-            for mode, chunk in graph.stream(inputs, config, context=context, stream_mode=["updates", "values"]):
-                if mode == "values":
-                    final = chunk
-                    continue
+            for chunk in graph.stream(inputs, config, context=context, stream_mode="updates", durability=durability):
                 now = time.perf_counter()
                 for node, update in chunk.items():
                     elapsed = (now - last) * 1000
                     timings[node] = timings.get(node, 0.0) + elapsed
+                    # Output keys have no reducers, so the last write of each is the run's output.
+                    final.update(update or {})
                     shown = {k: v for k, v in (update or {}).items() if k in _EVENT_KEYS}
                     yield StepEvent(node=node, elapsed_ms=round(elapsed, 3), update=shown)
                 last = now

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from nl2sql_agent.errors import ConfigurationError
+from nl2sql_agent.errors import ConfigurationError, DatabaseUnavailableError
 from nl2sql_agent.safety.policy import SqlPolicy
 
 API_KEY_PREFIX = "nl2sql_"
@@ -344,6 +344,20 @@ class PostgresKeyStore:
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        try:
+            with self._pooled() as conn:
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            # Keys cannot be checked while the service database is down: a retryable 503, not a 500.
+            raise DatabaseUnavailableError(
+                "the key store is not reachable", details={"error": type(exc).__name__}
+            ) from exc
+
+    @contextmanager
+    def _pooled(self) -> Iterator[Any]:
         from psycopg_pool import ConnectionPool
 
         with self._lock:

@@ -31,6 +31,8 @@ class RunContext:
     """Stemmed schema words for the cheap intent check (computed once per catalog)."""
     max_repairs: int = 2
     max_tables: int = 6
+    whole_schema: str | None = None
+    """The whole schema's CREATE TABLE text when it is small enough to give the model every time."""
     statement_timeout_s: float = 10.0
     summarize_with_model: bool = True
 

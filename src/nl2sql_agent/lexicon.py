@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 _WORD = re.compile(r"[a-z0-9]+")
 _IRREGULAR = {"people": "person", "children": "child", "men": "man", "women": "woman", "data": "data"}
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light English stemmer: enough to match "sales"/"sale", "categories"/"category", "cities"/"city"."""
     if word in _IRREGULAR:
@@ -26,14 +28,15 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower().replace("_", " "))
 
 
-def stems(text: str) -> set[str]:
-    """The set of stemmed words of ``text``."""
-    return {stem(w) for w in words(text)}
+@lru_cache(maxsize=65536)
+def stems(text: str) -> frozenset[str]:
+    """The set of stemmed words of ``text`` (cached: schema names and samples recur on every question)."""
+    return frozenset(stem(w) for w in words(text))
 
 
-def stems_of(texts: Iterable[str]) -> set[str]:
+def stems_of(texts: Iterable[str]) -> frozenset[str]:
     """The union of :func:`stems` over several texts."""
     found: set[str] = set()
     for text in texts:
         found |= stems(text)
-    return found
+    return frozenset(found)

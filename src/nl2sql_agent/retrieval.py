@@ -35,20 +35,17 @@ def score_tables(catalog: SchemaCatalog, question: str) -> dict[str, float]:
     return scores
 
 
-def _neighbours(table: TableInfo, catalog: SchemaCatalog) -> set[str]:
-    linked = {fk.ref_table.lower() for fk in table.foreign_keys}
-    linked |= {
-        k for k, t in catalog.tables.items() if any(fk.ref_table.lower() == table.name.lower() for fk in t.foreign_keys)
-    }
-    return {k for k in linked if k in catalog.tables}
-
-
 def select_tables(
-    catalog: SchemaCatalog, question: str, *, max_tables: int, must_include: Iterable[str] = ()
+    catalog: SchemaCatalog,
+    question: str,
+    *,
+    max_tables: int,
+    must_include: Iterable[str] = (),
 ) -> list[str]:
-    """Table keys for the question, best first, with join bridges; at most ``max_tables`` (plus must-includes)."""
+    """Table keys for the question, in catalog order: the best-scoring tables (at most ``max_tables`` plus
+    must-includes) and the tables that bridge them."""
     if len(catalog.tables) <= max_tables:
-        return sorted(catalog.tables)
+        return list(catalog.tables)
     scores = score_tables(catalog, question)
     picked = [k for k in must_include if k in catalog.tables]
     for key, score in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -61,14 +58,15 @@ def select_tables(
     # A bridge table links two picked tables that have no direct key between them (sales between products and stores).
     for key in list(picked):
         for other in list(picked):
-            if other == key or other in _neighbours(catalog.tables[key], catalog):
+            if other == key or other in catalog.links[key]:
                 continue
-            bridges = _neighbours(catalog.tables[key], catalog) & _neighbours(catalog.tables[other], catalog)
+            bridges = catalog.links[key] & catalog.links[other]
             for bridge in sorted(bridges, key=lambda b: -scores.get(b, 0)):
                 if bridge not in picked and len(picked) < max_tables + 2:
                     picked.append(bridge)
                     break
-    return picked
+    order = {key: i for i, key in enumerate(catalog.tables)}
+    return sorted(picked, key=order.__getitem__)
 
 
 def _quote_sample(value: str) -> str:
@@ -109,3 +107,13 @@ def render_table(table: TableInfo) -> str:
 def render_schema(catalog: SchemaCatalog, keys: Iterable[str]) -> str:
     """CREATE TABLE text for the given table keys, in the order given."""
     return "\n\n".join(render_table(catalog.tables[k]) for k in keys if k in catalog.tables)
+
+
+def whole_schema(catalog: SchemaCatalog, *, budget_chars: int) -> str | None:
+    """The whole schema's text when it fits ``budget_chars``, else ``None``.
+
+    A schema given whole shows the model every join, and the identical prompt prefix lets the model
+    server reuse its cached work from one question to the next.
+    """
+    text = render_schema(catalog, catalog.tables)
+    return text if len(text) <= budget_chars else None

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Stored as ``PRAGMA user_version``; bump it whenever the schema or the generated rows change."""
 SEED = 20240917
 START_DATE = dt.date(2023, 1, 1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field, SecretStr, field_validator
@@ -54,9 +55,19 @@ class Settings(BaseSettings):
     retry_initial_s: float = Field(default=0.5, ge=0, le=60)
     max_question_chars: int = Field(default=2000, ge=10, le=100_000)
     max_tables: int = Field(default=6, ge=1, le=100)
-    """How many tables the schema retrieval step hands to the model at most."""
+    """How many tables the schema retrieval step hands to the model at most, for schemas over the budget."""
+    schema_budget_chars: int = Field(default=8000, ge=0, le=200_000)
+    """A schema whose CREATE TABLE text fits this is given to the model whole (and cached by the server)."""
     summarize_with_model: bool = True
     """False answers from the rows with a deterministic template, with no model call."""
+    read_only_check: Literal["refuse", "warn", "off"] = "refuse"
+    """At start-up, try harmless rolled-back writes through the connection: ``refuse`` to start if one
+    succeeds, ``warn`` (log loudly and go on), or ``off``."""
+    require_readonly_role: bool = False
+    """PostgreSQL: the start-up check also requires the *role* to lack write privileges (not only the
+    read-only transactions the agent opens); use with a role from ``nl2sql db create-readonly-role``."""
+    max_query_cost: float | None = Field(default=None, gt=0)
+    """PostgreSQL: refuse a query whose planner cost estimate (``EXPLAIN``, never run) is above this."""
 
     @field_validator("db_url", "checkpointer_url")
     @classmethod

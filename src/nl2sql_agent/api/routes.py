@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from nl2sql_agent.api.deps import PrincipalDep, ServicesDep
 from nl2sql_agent.api.readiness import run_checks
 from nl2sql_agent.api.schemas import (
+    TEXT_PATTERN,
     THREAD_ID_PATTERN,
     AskRequest,
     AskResponse,
@@ -32,6 +33,7 @@ from nl2sql_agent.auth import Principal
 _errors: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text}
     for status, text in {
+        400: "Malformed request body (not JSON)",
         401: "Missing or invalid credentials",
         402: "Daily budget spent",
         403: "The question needs data outside the caller's policy, or unsafe SQL",
@@ -42,6 +44,9 @@ _errors: dict[int | str, dict[str, Any]] = {
         503: "Database, model or conversation memory unavailable",
         504: "Query or request timed out",
     }.items()
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "No such conversation for this caller"}
 }
 ThreadId = Annotated[str, Path(pattern=THREAD_ID_PATTERN, description="Conversation id")]
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -66,7 +71,11 @@ async def ask(body: AskRequest, request: Request, principal: PrincipalDep, servi
 
 
 @api.post(
-    "/threads/{thread_id}/ask", response_model=AskResponse, tags=["conversations"], summary="Continue a conversation"
+    "/threads/{thread_id}/ask",
+    response_model=AskResponse,
+    tags=["conversations"],
+    summary="Continue a conversation",
+    responses=_NOT_FOUND,
 )
 async def continue_thread(
     thread_id: ThreadId, body: ThreadAskRequest, principal: PrincipalDep, services: ServicesDep
@@ -78,7 +87,13 @@ async def continue_thread(
     return await flow.ask(principal, body.question, thread_id=thread_id, evidence=body.evidence)
 
 
-@api.get("/threads/{thread_id}", response_model=ThreadOut, tags=["conversations"], summary="Conversation history")
+@api.get(
+    "/threads/{thread_id}",
+    response_model=ThreadOut,
+    tags=["conversations"],
+    summary="Conversation history",
+    responses=_NOT_FOUND,
+)
 async def get_thread(thread_id: ThreadId, principal: PrincipalDep, services: ServicesDep) -> ThreadOut:
     """The caller's conversation, oldest turn first (404 for unknown or others' threads)."""
     turns = await AskFlow(services).require_thread(principal, thread_id)
@@ -130,9 +145,9 @@ async def ask_stream_get(
     request: Request,
     principal: PrincipalDep,
     services: ServicesDep,
-    question: Annotated[str, Query(min_length=1, max_length=4000)],
+    question: Annotated[str, Query(min_length=1, max_length=4000, pattern=TEXT_PATTERN)],
     thread_id: Annotated[str | None, Query(pattern=THREAD_ID_PATTERN)] = None,
-    evidence: Annotated[str | None, Query(max_length=4000)] = None,
+    evidence: Annotated[str | None, Query(max_length=4000, pattern=TEXT_PATTERN)] = None,
 ) -> StreamingResponse:
     """Server-Sent Events for one question, one event per graph step as it happens, then the answer."""
     return await _stream(request, principal, services, question, thread_id, evidence)

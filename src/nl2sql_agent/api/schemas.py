@@ -7,27 +7,35 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 THREAD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+TEXT_PATTERN = r"^[^\x00]*$"
+"""Free text may hold anything but NUL, which PostgreSQL text (checkpoints, verified pairs) cannot store:
+refused here as a 422, not discovered later as a database error."""
 
 
 class AskRequest(BaseModel):
     """A question, optionally continuing a conversation."""
 
-    question: str = Field(min_length=1, max_length=4000, examples=["How many customers are there?"])
+    question: str = Field(
+        min_length=1, max_length=4000, pattern=TEXT_PATTERN, examples=["How many customers are there?"]
+    )
     thread_id: str | None = Field(
         default=None,
         pattern=THREAD_ID_PATTERN,
         description="Conversation to continue or start. Omit for a one-off (cacheable) question.",
     )
     evidence: str | None = Field(
-        default=None, max_length=4000, description="Extra domain hints, e.g. 'revenue = price * quantity'."
+        default=None,
+        max_length=4000,
+        pattern=TEXT_PATTERN,
+        description="Extra domain hints, e.g. 'revenue = price * quantity'.",
     )
 
 
 class ThreadAskRequest(BaseModel):
     """A follow-up question in an existing conversation."""
 
-    question: str = Field(min_length=1, max_length=4000, examples=["And in 2023?"])
-    evidence: str | None = Field(default=None, max_length=4000)
+    question: str = Field(min_length=1, max_length=4000, pattern=TEXT_PATTERN, examples=["And in 2023?"])
+    evidence: str | None = Field(default=None, max_length=4000, pattern=TEXT_PATTERN)
 
 
 class UsageOut(BaseModel):
@@ -77,9 +85,9 @@ class ThreadOut(BaseModel):
 class VerifiedRequest(BaseModel):
     """A question with SQL a person checked to be right for it."""
 
-    question: str = Field(min_length=1, max_length=4000)
-    sql: str = Field(min_length=1, max_length=20_000)
-    note: str | None = Field(default=None, max_length=2000)
+    question: str = Field(min_length=1, max_length=4000, pattern=TEXT_PATTERN)
+    sql: str = Field(min_length=1, max_length=20_000, pattern=TEXT_PATTERN)
+    note: str | None = Field(default=None, max_length=2000, pattern=TEXT_PATTERN)
 
 
 class VerifiedOut(BaseModel):

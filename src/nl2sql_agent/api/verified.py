@@ -13,7 +13,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from nl2sql_agent.errors import SQLValidationError, UnsafeSQLError
+from nl2sql_agent.errors import DatabaseUnavailableError, SQLValidationError, UnsafeSQLError
 
 VERIFIED_TABLE = "nl2sql_verified"
 
@@ -40,7 +40,7 @@ def check_read_only_sql(sql: str, *, dialect: str) -> str:
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except ParseError as exc:
-        raise SQLValidationError(f"the SQL does not parse: {exc}", sql=sql) from exc
+        raise SQLValidationError(f"the SQL does not parse: {_parse_problem(exc)}", sql=sql) from exc
     if len(statements) != 1:
         raise SQLValidationError("exactly one SQL statement is expected", sql=sql)
     statement = statements[0]
@@ -54,6 +54,15 @@ def check_read_only_sql(sql: str, *, dialect: str) -> str:
     if any(isinstance(node, forbidden) for node in statement.walk()) or statement.args.get("into"):
         raise UnsafeSQLError("the query writes or runs commands", sql=sql, reasons=["write or command inside"])
     return statement.sql(dialect=dialect)
+
+
+def _parse_problem(exc: ParseError) -> str:
+    # str(exc) embeds a terminal-highlighted excerpt (ANSI escapes) of the input: keep the plain facts.
+    first = exc.errors[0] if exc.errors else {}
+    description = first.get("description") or str(exc).splitlines()[0]
+    if first.get("line") is None:
+        return str(description)
+    return f"{description} (line {first['line']}, column {first.get('col')})"
 
 
 class VerifiedStore(Protocol):
@@ -113,6 +122,20 @@ class PostgresVerifiedStore:
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        try:
+            with self._pooled() as conn:
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            # The service database is down or saturated: a 503 the client may retry, not a 500.
+            raise DatabaseUnavailableError(
+                "the service database is not reachable", details={"error": type(exc).__name__}
+            ) from exc
+
+    @contextmanager
+    def _pooled(self) -> Iterator[Any]:
         from psycopg_pool import ConnectionPool
 
         with self._lock:

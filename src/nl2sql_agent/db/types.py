@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 
@@ -59,6 +60,18 @@ class SchemaCatalog:
     def table(self, name: str) -> TableInfo | None:
         """The table called ``name`` (case-insensitive), if any."""
         return self.tables.get(name.lower())
+
+    @cached_property
+    def links(self) -> Mapping[str, frozenset[str]]:
+        """For each table key, the table keys joined to it by a foreign key in either direction (computed once)."""
+        linked: dict[str, set[str]] = {key: set() for key in self.tables}
+        for key, table in self.tables.items():
+            for fk in table.foreign_keys:
+                ref = fk.ref_table.lower()
+                if ref in linked and ref != key:
+                    linked[key].add(ref)
+                    linked[ref].add(key)
+        return {key: frozenset(keys) for key, keys in linked.items()}
 
     def as_sqlglot_schema(self) -> dict[str, dict[str, str]]:
         """``{table: {column: type}}``, the mapping sqlglot's optimizer qualifies against."""

@@ -39,7 +39,9 @@ def eval_settings_factory(base: Settings | None = None, **overrides: Any) -> Set
 
     def build(db_url: str) -> Settings:
         values = (base or Settings()).model_dump()
-        values.update({"checkpointer_url": "memory", "max_rows": EVAL_MAX_ROWS, **overrides, "db_url": db_url})
+        # Only the SQL is scored, and the peer baseline writes no summary: answers come from the template.
+        defaults = {"checkpointer_url": "memory", "max_rows": EVAL_MAX_ROWS, "summarize_with_model": False}
+        values.update({**defaults, **overrides, "db_url": db_url})
         return Settings(**values)
 
     return build

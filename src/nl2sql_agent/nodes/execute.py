@@ -1,4 +1,4 @@
-"""execute_sql: run the validated statement on the confined connection."""
+"""execute_sql: run the validated statement on the confined connection, after an optional cost gate."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any, Literal
 from langgraph.runtime import Runtime
 
 from nl2sql_agent.context import RunContext
-from nl2sql_agent.errors import QueryExecutionError
+from nl2sql_agent.db.executor import ReadOnlyExecutor
+from nl2sql_agent.errors import QueryExecutionError, QueryTooExpensiveError
 from nl2sql_agent.nodes.draft import retry_or_give_up
 from nl2sql_agent.state import AgentState
 
@@ -15,11 +16,13 @@ from nl2sql_agent.state import AgentState
 def execute_sql(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Rows on success; the database's own error message (for the repair loop) on a rejected statement.
 
-    Timeouts and an unreachable database raise: another draft would not fix them.
+    Timeouts, an unreachable database and a query over the cost limit raise: another draft of the same
+    question would not fix them.
     """
     ctx = runtime.context
     sql = state["sql"] or ""
     try:
+        check_query_cost(ctx.executor, sql, max_cost=_max_query_cost(ctx))
         result = ctx.executor.run(sql, max_rows=ctx.policy.max_rows, timeout_s=ctx.statement_timeout_s)
     except QueryExecutionError as exc:
         issue = {
@@ -37,6 +40,38 @@ def execute_sql(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, An
         "db_ms": state.get("db_ms", 0.0) + result.elapsed_ms,
         "executed": True,
     }
+
+
+def check_query_cost(executor: ReadOnlyExecutor, sql: str, *, max_cost: float | None) -> float | None:
+    """Refuse ``sql`` when the planner's estimate (``EXPLAIN``, never executed) is above ``max_cost``.
+
+    Only PostgreSQL gives an estimate; elsewhere, or with no limit, nothing is planned and ``None`` returned.
+
+    Returns:
+        The planner's total cost estimate, when one was taken.
+
+    Raises:
+        QueryTooExpensiveError: The estimate is over ``max_cost`` (``details``: ``estimated_cost``,
+            ``max_query_cost``, ``sql``).
+        QueryExecutionError: The statement cannot be planned (the database's words are in the details;
+            the repair loop treats it like a failed run).
+    """
+    if max_cost is None or executor.dialect != "postgres":
+        return None
+    cost = executor.explain_cost(sql)
+    if cost is not None and cost > max_cost:
+        raise QueryTooExpensiveError(
+            f"the planner estimates this query at cost {cost:,.0f}, over the limit of {max_cost:,.0f}; "
+            "narrow the question (a shorter period, fewer groups, a filter on one region or product)",
+            details={"estimated_cost": cost, "max_query_cost": max_cost, "sql": sql},
+        )
+    return cost
+
+
+def _max_query_cost(ctx: RunContext) -> float | None:
+    # RunContext gains ``max_query_cost`` (from Settings.max_query_cost) in the lead's context.py; until
+    # then a context without the field means "no cost gate".
+    return getattr(ctx, "max_query_cost", None)
 
 
 def route_execute(

@@ -24,8 +24,11 @@ def _tables_in(sql: str | None, dialect: str) -> list[str]:
 
 
 def retrieve_schema(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Pick tables by relevance; a follow-up keeps the tables of the previous answer in view."""
+    """The whole schema when it is small; otherwise tables by relevance, and a follow-up keeps the tables
+    of the previous answer in view."""
     ctx = runtime.context
+    if ctx.whole_schema is not None:
+        return {"tables": list(ctx.catalog.tables), "schema_prompt": ctx.whole_schema}
     previous = next((t for t in reversed(state.get("turns", [])) if t["status"] == "answered"), None)
     keep = _tables_in(previous["sql"], ctx.dialect) if previous else []
     question = state["question"] + " " + (state.get("evidence") or "")
