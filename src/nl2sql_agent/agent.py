@@ -143,6 +143,7 @@ class Agent:
             max_tables=self.settings.max_tables,
             whole_schema=whole_schema(catalog, budget_chars=self.settings.schema_budget_chars),
             statement_timeout_s=self.settings.statement_timeout_s,
+            max_query_cost=self.settings.max_query_cost,
             summarize_with_model=self.settings.summarize_with_model,
         )
 

@@ -34,6 +34,8 @@ class RunContext:
     whole_schema: str | None = None
     """The whole schema's CREATE TABLE text when it is small enough to give the model every time."""
     statement_timeout_s: float = 10.0
+    max_query_cost: float | None = None
+    """PostgreSQL planner cost over which a query is refused before it runs (``None``: no gate)."""
     summarize_with_model: bool = True
 
     @property

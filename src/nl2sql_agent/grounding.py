@@ -75,6 +75,14 @@ def is_grounded(answer: str, question: str, rows: Sequence[Sequence[Any]]) -> bo
     return True
 
 
+def is_plain(answer: str, *, prompt_lines: Sequence[str]) -> bool:
+    """False for an answer that repeats its instructions or carries links or images (data-borne injections)."""
+    lowered = answer.lower()
+    if any(marker in lowered for marker in ("http://", "https://", "![", "](", "<img", "<script")):
+        return False
+    return not any(line.strip().lower() in lowered for line in prompt_lines if len(line.strip()) > 30)
+
+
 def _close(said: float, value: float) -> bool:
     if math.isclose(said, value, rel_tol=1e-9, abs_tol=1e-9):
         return True

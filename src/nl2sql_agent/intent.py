@@ -152,10 +152,11 @@ def classify(question: str, vocabulary: Collection[str], *, has_history: bool) -
     overlap = (asked & set(vocabulary)) - _GENERIC
     if overlap and (asked & _DATA_CUES or len(overlap) >= 2 or question.rstrip().endswith("?")):
         return "data"
-    if has_history and (tokens[0] in _FOLLOW_UP_STARTS or len(tokens) <= 6):
-        return "data"
+    # Off-topic cues win over "short, so probably a follow-up": "tell me a joke" stays a joke in a thread.
     if asked & _OFF_TOPIC_CUES and not overlap:
         return "off_topic"
+    if has_history and (tokens[0] in _FOLLOW_UP_STARTS or len(tokens) <= 6):
+        return "data"
     return "unsure"
 
 

@@ -1,8 +1,8 @@
 """Start-up self-test: before an agent answers anything, prove that its connection cannot write.
 
 The validator and the confined engine each stop writes on their own; this check catches the case where
-the *deployment* is wrong (a writable SQLite engine built by hand, a PostgreSQL URL whose options turn
-read-only mode off, a role with more rights than intended). It runs the harmless, rolled-back probes of
+the *deployment* is wrong (an engine built by hand instead of by ``make_engine``, a change that loosens
+the engine, a PostgreSQL role with more rights than intended). It runs the harmless, rolled-back probes of
 :func:`nl2sql_agent.db.roles.verify_read_only` once, when the agent is built.
 
 It is cheap: measured, it adds about 2 ms to building an agent (37 ms) on SQLite and on PostgreSQL (the

@@ -1,4 +1,8 @@
-"""The chat page in a real headless Chromium: key entry, streamed answer, SQL, table, chart and errors."""
+"""The chat page in a real headless Chromium: key entry, streamed answer, SQL, table, chart and errors.
+
+The test keeps a full-page screenshot: in its pytest tmp dir and as ``artifacts/chat_page.png`` at the
+repository root (git-ignored), so a person can look at what the browser showed.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from api_helpers import fake_model
 
 from nl2sql_agent.models.fake import FakeRule
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 MONTHLY_SQL = (
     "SELECT strftime('%Y-%m', sale_date) AS month, ROUND(SUM(total_amount), 2) AS revenue FROM sales "
     "WHERE sale_date >= '2024-01-01' AND sale_date < '2025-01-01' GROUP BY month ORDER BY month"
@@ -56,7 +62,7 @@ def live_server(sample_db_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]
         agent.close()
 
 
-def test_chat_page_streams_answers_with_sql_table_chart_and_errors(live_server: tuple[str, str]) -> None:
+def test_chat_page_asks_answers_and_follows_up_in_one_thread(live_server: tuple[str, str], tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     url, key = live_server
@@ -67,7 +73,7 @@ def test_chat_page_streams_answers_with_sql_table_chart_and_errors(live_server: 
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         try:
-            page: Any = browser.new_page()
+            page: Any = browser.new_page(viewport={"width": 1100, "height": 900})
             page.goto(url + "/")
             page.fill("#key", "nl2sql_wrong")
             page.fill("#question", "How many customers are there?")
@@ -75,6 +81,7 @@ def test_chat_page_streams_answers_with_sql_table_chart_and_errors(live_server: 
             error = page.locator(".msg.error").last
             expect(error).to_contain_text("unauthorized")
 
+            # Ask: the streamed steps, then the answer with its SQL and its table.
             page.fill("#key", key)
             page.fill("#question", "How many customers are there?")
             page.press("#question", "Enter")
@@ -83,11 +90,29 @@ def test_chat_page_streams_answers_with_sql_table_chart_and_errors(live_server: 
             expect(answer.locator("pre.sql")).to_contain_text("customers")
             assert answer.locator(".steps span").count() >= 6  # one per streamed graph step
 
-            page.fill("#question", "Show revenue per month in 2024")
+            # Follow up in the same conversation: a series, so a chart as well as the table.
+            page.fill("#question", "And the revenue per month in 2024?")
             page.click("#send")
             series = page.locator(".msg.answer").nth(1)
             expect(series.locator("svg.chart")).to_be_visible()
+            expect(series.locator("pre.sql")).to_contain_text("sale_date")
             assert series.locator("tbody tr").count() == 12
+
+            # Both questions went to one thread, the one the page shows.
+            thread_id = page.evaluate("threadId")
+            expect(page.locator("#thread")).to_contain_text(thread_id[:8])
+            history = httpx.get(f"{url}/v1/threads/{thread_id}", headers={"Authorization": f"Bearer {key}"})
+            assert history.status_code == 200, history.text
+            assert [t["question"] for t in history.json()["turns"]] == [
+                "How many customers are there?",
+                "And the revenue per month in 2024?",
+            ]
+
+            shot = tmp_path / "chat_page.png"
+            page.screenshot(path=str(shot), full_page=True)
+            ARTIFACTS.mkdir(exist_ok=True)
+            shutil.copyfile(shot, ARTIFACTS / "chat_page.png")
+            assert shot.stat().st_size > 10_000
 
             page.reload()
             assert page.input_value("#key") == key  # kept in localStorage

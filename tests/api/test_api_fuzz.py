@@ -166,3 +166,19 @@ def test_a_body_that_is_not_json_is_a_documented_400(fuzz_target: tuple[Any, str
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_request"
     assert "400" in documented
+
+
+@pytest.mark.parametrize("sql", ['SELECT "unterminated', "SELECT 'x", "SELECT 1 +"])
+def test_verified_sql_that_does_not_tokenize_is_a_422(sql: str, fuzz_target: tuple[Any, str]) -> None:
+    """Found by the fuzzer: sqlglot's TokenError (not a ParseError) escaped as a 500."""
+    from fastapi.testclient import TestClient
+
+    app, key = fuzz_target
+    with TestClient(app) as client:
+        response = client.post(
+            "/v1/verified", json={"question": "q", "sql": sql}, headers={"Authorization": f"Bearer {key}"}
+        )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "sql_validation"
+    assert "\x1b" not in error["message"]  # no terminal highlighting in an API message

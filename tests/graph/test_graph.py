@@ -194,3 +194,11 @@ def test_today_setting_reaches_the_prompt(make_agent: MakeAgent) -> None:
     make_agent(model, today=dt.date(2025, 6, 30), summarize_with_model=False).ask("How many sales last month?")
     system_prompt = model.calls[0]["messages"][0]
     assert "2025-06-30" in system_prompt and "SQLite" in system_prompt
+
+
+def test_off_topic_in_a_thread_is_still_refused(make_agent: MakeAgent) -> None:
+    model = FakeChatModel(rules=[FakeRule("SELECT COUNT(*) FROM stores", role="sql")])
+    agent = make_agent(model, summarize_with_model=False)
+    assert agent.ask("How many stores are there?", thread_id="t").status == "answered"
+    assert agent.ask("Tell me a joke", thread_id="t").status == "refused"
+    assert agent.ask("and in region 3?", thread_id="t").status == "answered"  # a real follow-up still works

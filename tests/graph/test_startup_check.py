@@ -45,16 +45,23 @@ def writable_sqlite(sqlite_copy: Path) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 @pytest.fixture
 def nl2sql_log() -> Iterator[list[logging.LogRecord]]:
     # A handler on the library's logger itself: the API's logging set-up turns propagation off.
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(level=logging.WARNING)
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler = _Collect()
     logger = logging.getLogger("nl2sql_agent")
     logger.addHandler(handler)
     try:
-        yield records
+        yield handler.records
     finally:
         logger.removeHandler(handler)
 

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, SqlglotError
 
 from nl2sql_agent.errors import DatabaseUnavailableError, SQLValidationError, UnsafeSQLError
 
@@ -39,7 +39,7 @@ def check_read_only_sql(sql: str, *, dialect: str) -> str:
     """
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
-    except ParseError as exc:
+    except SqlglotError as exc:  # ParseError, and TokenError for e.g. an unterminated quote
         raise SQLValidationError(f"the SQL does not parse: {_parse_problem(exc)}", sql=sql) from exc
     if len(statements) != 1:
         raise SQLValidationError("exactly one SQL statement is expected", sql=sql)
@@ -56,10 +56,11 @@ def check_read_only_sql(sql: str, *, dialect: str) -> str:
     return statement.sql(dialect=dialect)
 
 
-def _parse_problem(exc: ParseError) -> str:
+def _parse_problem(exc: SqlglotError) -> str:
     # str(exc) embeds a terminal-highlighted excerpt (ANSI escapes) of the input: keep the plain facts.
-    first = exc.errors[0] if exc.errors else {}
-    description = first.get("description") or str(exc).splitlines()[0]
+    errors = exc.errors if isinstance(exc, ParseError) else []
+    first = errors[0] if errors else {}
+    description = first.get("description") or (str(exc).splitlines() or ["invalid SQL"])[0]
     if first.get("line") is None:
         return str(description)
     return f"{description} (line {first['line']}, column {first.get('col')})"

@@ -422,9 +422,8 @@ def start_server(
         sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", LOCAL_MODEL_NAME,
         "--host", host, "--port", str(port), "--n_ctx", str(ctx),
         "--n_threads", str(threads or os.cpu_count() or 1),
-        # Prompts share long prefixes (instructions + schema); a RAM cache of evaluated prefixes lets the
-        # SQL draft, the answer and the next question each skip what was already computed.
-        "--cache", "true", "--cache_size", str(1 << 30),
+        # No --cache: llama.cpp already reuses the evaluated prefix of consecutive prompts (instructions +
+        # schema), and the RAM cache's per-call state snapshots grew the server past 10 GB here.
     ]  # fmt: skip
     if progress:
         progress(f"starting the model server on {base_url} (log: {log_path})")

@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 
 from nl2sql_agent import prompts
 from nl2sql_agent.context import RunContext
-from nl2sql_agent.grounding import is_grounded, render_rows, template_answer
+from nl2sql_agent.grounding import is_grounded, is_plain, render_rows, template_answer
 from nl2sql_agent.models.calls import invoke_model
 from nl2sql_agent.state import AgentState
 
@@ -39,5 +39,8 @@ def summarize_answer(state: AgentState, runtime: Runtime[RunContext]) -> dict[st
         ],
         role="answer",
     ).strip()
+    # The reply must state only numbers the rows hold, and must not echo its instructions or carry links
+    # (sample rows are untrusted: a poisoned value may ask the model to emit a tracking image).
     grounded = bool(reply) and is_grounded(reply, state["question"], rows)
-    return {"status": "answered", "answer": reply if grounded else fallback}
+    plain = is_plain(reply, prompt_lines=prompts.ANSWER_SYSTEM.splitlines())
+    return {"status": "answered", "answer": reply if grounded and plain else fallback}

@@ -22,7 +22,7 @@ def execute_sql(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, An
     ctx = runtime.context
     sql = state["sql"] or ""
     try:
-        check_query_cost(ctx.executor, sql, max_cost=_max_query_cost(ctx))
+        check_query_cost(ctx.executor, sql, max_cost=ctx.max_query_cost)
         result = ctx.executor.run(sql, max_rows=ctx.policy.max_rows, timeout_s=ctx.statement_timeout_s)
     except QueryExecutionError as exc:
         issue = {
@@ -66,12 +66,6 @@ def check_query_cost(executor: ReadOnlyExecutor, sql: str, *, max_cost: float | 
             details={"estimated_cost": cost, "max_query_cost": max_cost, "sql": sql},
         )
     return cost
-
-
-def _max_query_cost(ctx: RunContext) -> float | None:
-    # RunContext gains ``max_query_cost`` (from Settings.max_query_cost) in the lead's context.py; until
-    # then a context without the field means "no cost gate".
-    return getattr(ctx, "max_query_cost", None)
 
 
 def route_execute(

@@ -125,3 +125,23 @@ def restore_output_names(query: exp.Query) -> None:
             generated = f"_col_{index}"
             if isinstance(projection, exp.Alias) and projection.alias == generated and generated not in referenced:
                 projection.replace(projection.this)
+
+
+def null_safe_not_in(query: exp.Query) -> None:
+    """``x NOT IN (SELECT c ...)`` gets ``WHERE c IS NOT NULL`` in the subquery.
+
+    With one NULL among the subquery's values, SQL's ``NOT IN`` is never true and the query returns
+    nothing: "customers who never bought" becomes 0 as soon as one sale has no customer. No question
+    means that, so the subquery is made to skip NULLs.
+    """
+    for negation in list(query.find_all(exp.Not)):
+        membership = negation.this
+        if not isinstance(membership, exp.In):
+            continue
+        subquery = membership.args.get("query")
+        select = subquery.this if isinstance(subquery, exp.Subquery) else subquery
+        if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+            continue
+        value = select.expressions[0]
+        value = value.this if isinstance(value, exp.Alias) else value
+        select.where(exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null())), append=True, copy=False)

@@ -135,6 +135,7 @@ def validate_sql(
     read = frozenset(key_of(t, dialect) for t in tables)
     try:
         _apply_row_filters(tables, dialect, policy, permitted)
+        rewrite.null_safe_not_in(root)
         applied_limit = rewrite.enforce_limit(root, policy.max_rows)
         # copy=False: the tree is ours and is not reused, and copying it is a sizeable share of the cost.
         final_sql = root.sql(dialect=dialect, comments=False, unsupported_level=ErrorLevel.RAISE, copy=False)
@@ -313,7 +314,12 @@ def _diagnose_column(
         if source is None and scope.parent is not None:
             source = next((s.sources[column.table] for s in _ancestors(scope) if column.table in s.sources), None)
         if isinstance(source, exp.Table):
-            _diagnose_table_column(key_of(source, dialect), name, permitted, findings)
+            key = key_of(source, dialect)
+            elsewhere = _column_elsewhere(name, key, scope, dialect, permitted)
+            if elsewhere is not None:
+                findings.wrong(f"unknown column {column.table}.{name} ({column.table} is {key}); {elsewhere}")
+            else:
+                _diagnose_table_column(key, name, permitted, findings)
         elif isinstance(source, Scope):
             outputs = [s.lower() for s in source.expression.named_selects]
             if name not in outputs and "*" not in outputs:
@@ -349,6 +355,25 @@ def _diagnose_column(
         return
     hints = [h for h in (permitted.column_hint(k, name) for k in tables) if h]
     findings.wrong(f"unknown column {name}" + (f"; did you mean {hints[0]}?" if hints else ""))
+
+
+def _column_elsewhere(name: str, key: str, scope: Scope, dialect: str, permitted: PermittedCatalog) -> str | None:
+    """Where a column missing from ``key`` really is: a table of this query (by its alias) or one to join.
+
+    Small models swap aliases (``T2.store_name`` with T2 bound to sales); naming the right alias is the
+    hint that gets the next draft right, where a spelling suggestion would not.
+    """
+    if key in permitted.permitted and name in permitted.permitted[key]:
+        return None
+    for alias, source in scope.sources.items():
+        if isinstance(source, exp.Table):
+            other = key_of(source, dialect)
+            if other != key and name in permitted.permitted.get(other, ()):
+                return f"{name} is a column of {other}, which this query calls {alias}: use {alias}.{name}"
+    owners = sorted(k for k, cols in permitted.permitted.items() if name in cols and k != key)
+    if owners:
+        return f"{name} is a column of {', '.join(owners[:3])}: join that table to use it"
+    return None
 
 
 def _ancestors(scope: Scope) -> list[Scope]:
