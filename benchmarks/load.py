@@ -119,6 +119,15 @@ class RunResult:
     statuses: Counter[int] = field(default_factory=Counter)
     cached: int = 0
     transport_errors: int = 0
+    server_cpu_s: float | None = None
+    """CPU seconds the server's processes used during the measured seconds (when this script started it)."""
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """Server CPU per answered request: a cost that other load on the machine does not distort."""
+        if self.server_cpu_s is None or not self.answered:
+            return float("nan")
+        return self.server_cpu_s * 1000 / self.answered
 
     @property
     def answered(self) -> int:
@@ -139,7 +148,15 @@ class RunResult:
 
 
 async def run_step(
-    url: str, key: str, *, mode: str, clients: int, duration_s: float, warmup_s: float, run_id: str
+    url: str,
+    key: str,
+    *,
+    mode: str,
+    clients: int,
+    duration_s: float,
+    warmup_s: float,
+    run_id: str,
+    server_group: int | None = None,
 ) -> RunResult:
     """``clients`` connections, each sending its next request as soon as the last one is answered."""
     parts = urlsplit(url)
@@ -177,7 +194,14 @@ async def run_step(
         finally:
             connection.close()
 
-    await asyncio.gather(*(client() for _ in range(clients)))
+    async def meter() -> None:
+        await asyncio.sleep(max(0.0, measure_from - loop.time()))
+        before = group_cpu_seconds(server_group)  # type: ignore[arg-type]
+        await asyncio.sleep(max(0.0, stop_at - loop.time()))
+        result.server_cpu_s = group_cpu_seconds(server_group) - before  # type: ignore[arg-type]
+
+    meters = [meter()] if server_group is not None else []
+    await asyncio.gather(*(client() for _ in range(clients)), *meters)
     return result
 
 
@@ -191,8 +215,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def service(*, workers: int, redis_url: str | None, log_level: str) -> Iterator[tuple[str, str, Path]]:
-    """``nl2sql serve --workers N`` in its own process group; yields its URL, an API key and its log file."""
+def service(
+    *, workers: int, redis_url: str | None, log_level: str, launcher: str = "cli"
+) -> Iterator[tuple[str, str, int]]:
+    """``nl2sql serve --workers N`` in its own process group; yields its URL, an API key and the group id.
+
+    ``launcher="api"`` starts the same service through :func:`nl2sql_agent.api.serve` instead of the CLI.
+    """
     from nl2sql_agent.auth import issue_api_key
     from nl2sql_agent.sample_db import ensure_sample_sqlite
 
@@ -219,11 +248,17 @@ def service(*, workers: int, redis_url: str | None, log_level: str) -> Iterator[
     if redis_url:
         env["NL2SQL_REDIS_URL"] = redis_url
     port = _free_port()
-    nl2sql = shutil.which("nl2sql", path=str(Path(sys.executable).parent)) or "nl2sql"
+    if launcher == "api":
+        code = "import sys; from nl2sql_agent.api import serve; from nl2sql_agent.settings import Settings; "
+        code += f"sys.exit(serve(Settings(), port={port}, workers={workers}))"
+        command = [sys.executable, "-c", code]
+    else:
+        nl2sql = shutil.which("nl2sql", path=str(Path(sys.executable).parent)) or "nl2sql"
+        command = [nl2sql, "serve", "--workers", str(workers), "--port", str(port)]
     log_path = workdir / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [nl2sql, "serve", "--workers", str(workers), "--port", str(port)],
+            command,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -232,7 +267,7 @@ def service(*, workers: int, redis_url: str | None, log_level: str) -> Iterator[
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process, log_path)
-        yield url, key, log_path
+        yield url, key, process.pid  # the group leader: start_new_session made its pid the group id
     finally:
         os.killpg(process.pid, 15)
         try:
@@ -242,6 +277,20 @@ def service(*, workers: int, redis_url: str | None, log_level: str) -> Iterator[
             process.wait()
         if redis_url:
             _drop_prefix(redis_url, prefix)
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds used so far by every live process of a process group (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[2]) == pgid:  # fields after "(comm)": state, ppid, pgrp, ... utime is 12th, stime 13th
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout_s: float = 120.0) -> None:
@@ -293,25 +342,34 @@ def print_row(result: RunResult) -> None:
     print(
         f"{result.mode:<7}{result.clients:>8}{rate:>12.1f}{result.percentile(50):>10.1f}{result.percentile(99):>10.1f}"
         f"{max(result.latencies_ms, default=float('nan')):>10.1f}{result.errors:>8}{result.statuses.get(429, 0):>7}"
-        f"{result.cached:>9}   {'meets target' if ok else 'below target'}",
+        f"{result.cached:>9}{result.cpu_ms_per_request:>9.2f}   {'meets target' if ok else 'below target'}",
         flush=True,
     )
 
 
-async def run_all(url: str, key: str, args: argparse.Namespace) -> list[RunResult]:
+async def run_all(url: str, key: str, args: argparse.Namespace, server_group: int | None = None) -> list[RunResult]:
     """Every (mode, clients) step in turn, printing each as it finishes."""
     run_id = uuid.uuid4().hex[:8]
     # One answer in the cache before the hits are measured (and a first miss to warm the agent).
     warm = await run_step(url, key, mode="hits", clients=1, duration_s=0.3, warmup_s=0.0, run_id=run_id)
     if warm.answered == 0:
         raise SystemExit(f"the warm-up request failed: statuses {dict(warm.statuses)}")
-    print(f"{'mode':<7}{'clients':>8}{'answered/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}"
-          f"{'errors':>8}{'429s':>7}{'cached':>9}")
+    print(
+        f"{'mode':<7}{'clients':>8}{'answered/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}"
+        f"{'errors':>8}{'429s':>7}{'cached':>9}{'cpu ms':>9}"
+    )
     results = []
     for mode in args.modes:
         for clients in args.clients:
             result = await run_step(
-                url, key, mode=mode, clients=clients, duration_s=args.duration, warmup_s=args.warmup, run_id=run_id
+                url,
+                key,
+                mode=mode,
+                clients=clients,
+                duration_s=args.duration,
+                warmup_s=args.warmup,
+                run_id=run_id,
+                server_group=server_group,
             )
             print_row(result)
             results.append(result)
@@ -330,6 +388,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0, help="measured seconds per step")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each step")
     parser.add_argument("--log-level", default="INFO", help="the server's log level (INFO keeps access logs)")
+    parser.add_argument(
+        "--launcher",
+        choices=["cli", "api"],
+        default="cli",
+        help="start the server with `nl2sql serve` (cli) or nl2sql_agent.api.serve() (api)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     args.clients = [int(c) for c in args.clients.split(",")]
@@ -346,9 +410,13 @@ def main() -> None:
             parser.error("--url needs --key")
         results = asyncio.run(run_all(args.url, args.key, args))
     else:
-        print(f"server: nl2sql serve --workers {args.workers}, fake model, sample SQLite DB, Redis {args.redis or 'off'}")
-        with service(workers=args.workers, redis_url=args.redis or None, log_level=args.log_level) as (url, key, _):
-            results = asyncio.run(run_all(url, key, args))
+        print(
+            f"server: {'nl2sql serve' if args.launcher == 'cli' else 'nl2sql_agent.api.serve()'} --workers "
+            f"{args.workers}, fake model, sample SQLite DB, Redis {args.redis or 'off'}"
+        )
+        options = {"workers": args.workers, "redis_url": args.redis or None, "log_level": args.log_level}
+        with service(**options, launcher=args.launcher) as (url, key, group):
+            results = asyncio.run(run_all(url, key, args, server_group=group))
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -363,6 +431,7 @@ def main() -> None:
                         "rate_limited": r.statuses.get(429, 0),
                         "statuses": {str(k): v for k, v in r.statuses.items()},
                         "cached": r.cached,
+                        "server_cpu_ms_per_request": round(r.cpu_ms_per_request, 3),
                     }
                     for r in results
                 ],

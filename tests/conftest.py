@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -52,14 +52,26 @@ def pg_admin_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_scratch_url(pg_admin_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped at the end."""
+def make_pg_database(pg_admin_url: str) -> Iterator[Callable[[str], str]]:
+    """Creates fresh PostgreSQL databases (``make("api")`` -> URL); all are dropped when the session ends."""
     import psycopg
 
-    name = f"nl2sql_test_{uuid.uuid4().hex[:10]}"
+    created: list[str] = []
+
+    def make(purpose: str) -> str:
+        name = f"nl2sql_test_{purpose}_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+    yield make
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_scratch_url(make_pg_database: Callable[[str], str]) -> str:
+    """A fresh PostgreSQL database for this test session."""
+    return make_pg_database("scratch")

@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
 import re
 import secrets
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,12 +53,12 @@ class Principal:
     """Overrides the service's default daily budget when set."""
     via: Literal["api_key", "jwt"] = "api_key"
 
-    @property
+    @functools.cached_property
     def policy_fingerprint(self) -> str:
         """A short stable hash of the effective policy, so cache entries never cross policies."""
         return policy_fingerprint(self.policy)
 
-    @property
+    @functools.cached_property
     def namespace(self) -> str:
         """A per-principal prefix for resources such as conversation threads."""
         return "p" + hashlib.sha256(self.id.encode()).hexdigest()[:24]
@@ -561,7 +563,9 @@ class Authenticator:
     """Turns request credentials into a :class:`Principal`.
 
     Accepts ``Authorization: Bearer <api key or JWT>`` or ``X-API-Key: <api key>``. API keys are told
-    apart from JWTs by their ``nl2sql_`` prefix.
+    apart from JWTs by their ``nl2sql_`` prefix. A key found in the store is remembered in-process for
+    ``key_cache_ttl_s`` seconds, so the store is not asked on every request; a revoked key is therefore
+    refused by every replica at most that long after its revocation (0 asks the store every time).
     """
 
     def __init__(
@@ -571,11 +575,33 @@ class Authenticator:
         jwt_secret: str | None = None,
         jwt_audience: str | None = None,
         jwt_issuer: str | None = None,
+        key_cache_ttl_s: float = 30.0,
+        key_cache_max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.keys = keys
         self._jwt_secret = check_jwt_secret(jwt_secret) if jwt_secret else None
         self._audience = jwt_audience
         self._issuer = jwt_issuer
+        self._key_cache_ttl_s = key_cache_ttl_s
+        self._key_cache_max_entries = key_cache_max_entries
+        self._clock = clock
+        # Keyed by the key's hash, like the store: the key itself is never kept.
+        self._known_keys: dict[str, tuple[float, Principal]] = {}
+
+    def known(self, authorization: str | None, api_key: str | None) -> Principal | None:
+        """The principal of an API key this replica looked up recently, without any I/O; else ``None``.
+
+        For hot paths that fall back to :meth:`authenticate` whenever this says ``None``.
+        """
+        try:
+            token = _token(authorization, api_key)
+        except AuthenticationError:
+            return None  # the full path explains the problem
+        if not token or not token.startswith(API_KEY_PREFIX):
+            return None
+        known = self._known_keys.get(hash_api_key(token))
+        return known[1] if known is not None and self._clock() < known[0] else None
 
     async def authenticate(self, authorization: str | None, api_key: str | None) -> Principal:
         """The caller's principal.
@@ -583,12 +609,7 @@ class Authenticator:
         Raises:
             AuthenticationError: no credentials, or credentials that do not verify.
         """
-        token = api_key.strip() if api_key else None
-        if token is None and authorization:
-            scheme, _, value = authorization.strip().partition(" ")
-            if scheme.lower() != "bearer" or not value.strip():
-                raise AuthenticationError("use 'Authorization: Bearer <token>' or 'X-API-Key: <key>'")
-            token = value.strip()
+        token = _token(authorization, api_key)
         if not token:
             raise AuthenticationError("missing credentials: send an API key or a bearer token")
         if token.startswith(API_KEY_PREFIX):
@@ -599,11 +620,31 @@ class Authenticator:
 
     async def _from_api_key(self, key: str) -> Principal:
         key_hash = hash_api_key(key)
+        known = self._known_keys.get(key_hash)
+        if known is not None and self._clock() < known[0]:
+            return known[1]
         record = await asyncio.to_thread(self.keys.lookup, key_hash)
         # compare_digest is belt and braces: the store already matched on the hash.
         if record is None or not hmac.compare_digest(record.key_hash, key_hash):
+            self._known_keys.pop(key_hash, None)
             raise AuthenticationError("unknown or revoked API key")
-        return record.principal()
+        principal = record.principal()
+        if self._key_cache_ttl_s > 0:
+            if len(self._known_keys) >= self._key_cache_max_entries:
+                self._known_keys.clear()  # rare (that many live keys in one replica); simply start over
+            self._known_keys[key_hash] = (self._clock() + self._key_cache_ttl_s, principal)
+        return principal
+
+
+def _token(authorization: str | None, api_key: str | None) -> str | None:
+    """The credential from ``X-API-Key`` or ``Authorization: Bearer``; raises for another scheme."""
+    token = api_key.strip() if api_key else None
+    if token is None and authorization:
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise AuthenticationError("use 'Authorization: Bearer <token>' or 'X-API-Key: <key>'")
+        token = value.strip()
+    return token
 
 
 __all__ = [

@@ -153,13 +153,16 @@ def question_cache_key(
 
 
 class AnswerCache(Protocol):
-    """Where JSON-ready answers are kept between requests."""
+    """Where answers are kept between requests, as the exact JSON bytes a cache hit is served with.
 
-    async def get(self, key: str) -> dict[str, Any] | None:
+    Bytes rather than objects: a hit is then sent as stored, with no decoding and re-encoding.
+    """
+
+    async def get(self, key: str) -> bytes | None:
         """The cached value, or ``None`` on a miss (or when the cache is unavailable)."""
         ...
 
-    async def set(self, key: str, value: dict[str, Any]) -> None:
+    async def set(self, key: str, value: bytes) -> None:
         """Store ``value``; never raises because the cache is down."""
         ...
 
@@ -170,13 +173,13 @@ class MemoryCache:
     def __init__(
         self, *, max_entries: int = 1024, ttl_s: float = 3600.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._entries: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._max_entries = max_entries
         self._ttl_s = ttl_s
         self._clock = clock
         self._lock = threading.Lock()
 
-    async def get(self, key: str) -> dict[str, Any] | None:
+    async def get(self, key: str) -> bytes | None:
         """The cached value, or ``None`` when missing or expired."""
         with self._lock:
             entry = self._entries.get(key)
@@ -187,13 +190,12 @@ class MemoryCache:
                 del self._entries[key]
                 return None
             self._entries.move_to_end(key)
-            copy: dict[str, Any] = json.loads(json.dumps(value))  # callers may mutate what they get
-            return copy
+            return value  # immutable: no copy needed
 
-    async def set(self, key: str, value: dict[str, Any]) -> None:
+    async def set(self, key: str, value: bytes) -> None:
         """Store ``value``, evicting the least recently used entry when full."""
         with self._lock:
-            self._entries[key] = (self._clock() + self._ttl_s, json.loads(json.dumps(value)))
+            self._entries[key] = (self._clock() + self._ttl_s, bytes(value))
             self._entries.move_to_end(key)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
@@ -203,32 +205,29 @@ class MemoryCache:
 
 
 class RedisCache:
-    """Answers as JSON strings in Redis with a TTL, shared by every replica."""
+    """Answers in Redis with a TTL, shared by every replica."""
 
     def __init__(self, redis: SharedRedis, *, prefix: str = "nl2sql:", ttl_s: float = 3600.0) -> None:
-        self._redis = redis
+        self.redis = redis
         self._prefix = prefix
         self._ttl_ms = max(1, int(ttl_s * 1000))
 
-    async def get(self, key: str) -> dict[str, Any] | None:
+    def redis_key(self, key: str) -> str:
+        """The Redis key under which ``key`` is stored (for callers that batch Redis commands)."""
+        return self._prefix + key
+
+    async def get(self, key: str) -> bytes | None:
         """The cached value, or ``None`` on a miss or while Redis is down."""
         try:
-            raw = await self._redis.call(lambda r: r.get(self._prefix + key))
+            raw: bytes | None = await self.redis.call(lambda r: r.get(self.redis_key(key)))
         except RedisUnavailableError:
             return None
-        if raw is None:
-            return None
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            return None
-        return value if isinstance(value, dict) else None
+        return raw
 
-    async def set(self, key: str, value: dict[str, Any]) -> None:
+    async def set(self, key: str, value: bytes) -> None:
         """Store ``value`` with the TTL; a Redis outage only loses the entry."""
-        payload = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         try:
-            await self._redis.call(lambda r: r.set(self._prefix + key, payload, px=self._ttl_ms))
+            await self.redis.call(lambda r: r.set(self.redis_key(key), value, px=self._ttl_ms))
         except RedisUnavailableError:
             return
 
@@ -236,11 +235,11 @@ class RedisCache:
 class NoCache:
     """Caching switched off (``cache_ttl_s = 0``)."""
 
-    async def get(self, key: str) -> dict[str, Any] | None:
+    async def get(self, key: str) -> bytes | None:
         """Always a miss."""
         return None
 
-    async def set(self, key: str, value: dict[str, Any]) -> None:
+    async def set(self, key: str, value: bytes) -> None:
         """Drop the value."""
         return None
 

@@ -119,8 +119,14 @@ class UsageLedger:
         self._local: dict[tuple[str, dt.date], dict[str, int]] = {}
         self._lock = threading.Lock()
 
-    def _key(self, principal_id: str, day: dt.date) -> str:
-        return f"{self._prefix}usage:{day.isoformat()}:{principal_id}"
+    def redis_key(self, principal_id: str, day: dt.date | None = None) -> str:
+        """The Redis hash of one principal's usage on ``day`` (default: today, UTC)."""
+        return f"{self._prefix}usage:{(day or self._today()).isoformat()}:{principal_id}"
+
+    @property
+    def retention_s(self) -> int:
+        """How long a day's usage hash is kept in Redis."""
+        return self._retention_s
 
     async def get(self, principal_id: str, day: dt.date | None = None) -> DailyUsage:
         """The usage of ``principal_id`` on ``day`` (default: today, UTC)."""
@@ -128,7 +134,7 @@ class UsageLedger:
         counts: dict[str, int] | None = None
         if self._redis is not None:
             try:
-                raw = await self._redis.call(lambda r: r.hgetall(self._key(principal_id, day)))
+                raw = await self._redis.call(lambda r: r.hgetall(self.redis_key(principal_id, day)))
                 counts = {_as_str(k): int(v) for k, v in raw.items()}
             except RedisUnavailableError:
                 counts = None
@@ -149,7 +155,7 @@ class UsageLedger:
             "cost_nusd": round(cost_usd * _NANO),
         }
         if self._redis is not None:
-            key = self._key(principal_id, day)
+            key = self.redis_key(principal_id, day)
 
             async def _write(r: object) -> None:
                 pipe = r.pipeline(transaction=True)  # type: ignore[attr-defined]

@@ -45,6 +45,11 @@ _WRITE_VERBS = {
     "clear",
     "reset",
 }
+# A write verb followed by its object ("delete all", "drop the", "remove them") is a request to write,
+# wherever it stands; "how many deleted orders" or "the change in revenue" are not.
+_WRITE_OBJECTS = {"all", "the", "every", "them", "it", "this", "these", "those", "table", "tables", "rows", "row",
+                  "records", "record", "data", "everything", "any", "each", "my", "our", "his", "her", "their",
+                  "a", "an", "new"}
 _POLITE = {
     "please",
     "can",
@@ -84,6 +89,18 @@ _INJECTION_PHRASES = (
     ("override", "rule"),
     ("new", "instruction"),
     ("you", "are", "now"),
+    # Statements smuggled into the question, and encoded payloads to "decode and run".
+    ("commit",),
+    ("rollback",),
+    ("pragma",),
+    ("vacuum",),
+    ("savepoint",),
+    ("default", "transaction", "read"),
+    ("base64",),
+    ("decode", "run"),
+    ("run", "query"),
+    ("execute", "query"),
+    ("run", "this", "sql"),
 )
 _DATA_CUES = stems(
     "how many much count number total sum average avg mean median top bottom list show which what who when "
@@ -146,7 +163,9 @@ def classify(question: str, vocabulary: Collection[str], *, has_history: bool) -
     if any(_has_phrase(tokens, phrase) for phrase in _INJECTION_PHRASES):
         return "injection"
     leading = [t for t in tokens if t not in _POLITE]
-    if leading and leading[0] in _WRITE_VERBS:
+    if leading and leading[0] in _WRITE_VERBS and leading[1:2] != ["up"]:  # "add up the sales" is a sum
+        return "write_request"
+    if any(word in _WRITE_VERBS and following in _WRITE_OBJECTS for word, following in zip(tokens, tokens[1:])):
         return "write_request"
     asked = {stem(t) for t in tokens}
     overlap = (asked & set(vocabulary)) - _GENERIC

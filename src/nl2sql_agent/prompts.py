@@ -88,4 +88,5 @@ REFUSAL_INJECTION = (
     "Sorry, I can't follow instructions like that. I can answer questions about the data in this database."
 )
 REFUSAL_NOT_PERMITTED = "Sorry, that needs data you don't have access to: {names}."
+REFUSAL_NO_DATA = "Sorry, that question is not answered by the data in this database."
 REFUSAL_UNANSWERABLE = "Sorry, I can't answer that from this database: {reason}"

@@ -68,21 +68,17 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._script: Any = None
 
-    async def hit(self, key: str) -> RateDecision:
-        """Count one request for ``key`` and say whether it is within the limit."""
-        window_ms = max(1, int(self.limit.window_s * 1000))
-        count_and_ttl: tuple[int, float] | None = None
-        if self._redis is not None:
-            try:
-                count, ttl_ms = await self._redis.call(
-                    lambda r: self._lua(r)(keys=[f"{self._prefix}rl:{key}"], args=[window_ms])
-                )
-                count_and_ttl = (int(count), int(ttl_ms) / 1000)
-            except RedisUnavailableError:
-                count_and_ttl = None
-        if count_and_ttl is None:
-            count_and_ttl = self._hit_local(key)
-        count, reset_after_s = count_and_ttl
+    def redis_key(self, key: str) -> str:
+        """The Redis counter of ``key`` (for callers that batch Redis commands)."""
+        return f"{self._prefix}rl:{key}"
+
+    @property
+    def window_ms(self) -> int:
+        """The window in whole milliseconds, as Redis counts it."""
+        return max(1, int(self.limit.window_s * 1000))
+
+    def decide(self, count: int, reset_after_s: float) -> RateDecision:
+        """The decision for the ``count``-th request of a window that ends in ``reset_after_s`` seconds."""
         return RateDecision(
             allowed=count <= self.limit.requests,
             limit=self.limit.requests,
@@ -90,13 +86,31 @@ class RateLimiter:
             reset_after_s=reset_after_s,
         )
 
+    async def hit(self, key: str) -> RateDecision:
+        """Count one request for ``key`` and say whether it is within the limit."""
+        count_and_ttl: tuple[int, float] | None = None
+        if self._redis is not None:
+            try:
+                count, ttl_ms = await self._redis.call(
+                    lambda r: self._lua(r)(keys=[self.redis_key(key)], args=[self.window_ms])
+                )
+                count_and_ttl = (int(count), int(ttl_ms) / 1000)
+            except RedisUnavailableError:
+                count_and_ttl = None
+        if count_and_ttl is None:
+            count_and_ttl = self.hit_local(key)
+        return self.decide(*count_and_ttl)
+
     async def check(self, key: str) -> RateDecision:
         """Like :meth:`hit`, but raise when refused.
 
         Raises:
             RateLimitedError: over the limit; ``retry_after_s`` is a whole number of seconds >= 1.
         """
-        decision = await self.hit(key)
+        return self.enforce(await self.hit(key))
+
+    def enforce(self, decision: RateDecision) -> RateDecision:
+        """Return ``decision`` if allowed; raise :class:`RateLimitedError` otherwise."""
         if not decision.allowed:
             retry_after = max(1, math.ceil(decision.reset_after_s))
             raise RateLimitedError(
@@ -112,7 +126,8 @@ class RateLimiter:
             self._script = client.register_script(_FIXED_WINDOW_LUA)
         return self._script
 
-    def _hit_local(self, key: str) -> tuple[int, float]:
+    def hit_local(self, key: str) -> tuple[int, float]:
+        """Count one request in this process only (no Redis, or Redis down); ``(count, seconds left)``."""
         now = self._clock()
         with self._lock:
             count, reset_at = self._local.get(key, (0, 0.0))

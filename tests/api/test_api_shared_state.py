@@ -112,7 +112,7 @@ async def test_dead_redis_degrades_with_one_log_line(caplog: pytest.LogCaptureFi
         ledger = UsageLedger(redis)
         with caplog.at_level(logging.WARNING, logger="nl2sql_agent.cache"):
             assert await cache.get("k") is None
-            await cache.set("k", {"a": 1})  # no error
+            await cache.set("k", b'{"a":1}')  # no error
             assert await cache.get("k") is None  # degraded to *no* cache, not a local one
             assert (await limiter.hit("eve")).allowed  # counted in-process instead
             assert not (await limiter.hit("eve")).allowed
@@ -147,11 +147,11 @@ def test_normalized_questions_share_a_key_and_policies_do_not() -> None:
 async def test_memory_cache_expires_and_evicts_least_recently_used() -> None:
     now = [0.0]
     cache = MemoryCache(max_entries=2, ttl_s=10, clock=lambda: now[0])
-    await cache.set("a", {"v": 1})
-    await cache.set("b", {"v": 2})
-    assert await cache.get("a") == {"v": 1}  # touch a: b is now least recently used
-    await cache.set("c", {"v": 3})
-    assert await cache.get("b") is None and await cache.get("a") == {"v": 1}
+    await cache.set("a", b"1")
+    await cache.set("b", b"2")
+    assert await cache.get("a") == b"1"  # touch a: b is now least recently used
+    await cache.set("c", b"3")
+    assert await cache.get("b") is None and await cache.get("a") == b"1"
     now[0] = 11.0
     assert await cache.get("a") is None
 
@@ -160,8 +160,8 @@ async def test_redis_cache_round_trip_with_ttl(redis_url: str, redis_prefix: str
     redis = SharedRedis(redis_url)
     try:
         cache = RedisCache(redis, prefix=redis_prefix, ttl_s=30)
-        await cache.set("answer:x", {"answer": "3000", "rows": [[3000]]})
-        assert await RedisCache(redis, prefix=redis_prefix).get("answer:x") == {"answer": "3000", "rows": [[3000]]}
+        await cache.set("answer:x", b'{"answer":"3000","rows":[[3000]]}')
+        assert await RedisCache(redis, prefix=redis_prefix).get("answer:x") == b'{"answer":"3000","rows":[[3000]]}'
         ttl_ms = await redis.call(lambda r: r.pttl(redis_prefix + "answer:x"))
         assert 0 < ttl_ms <= 30_000
     finally:

@@ -40,22 +40,13 @@ def sqlite_executor(sample_copy: Path) -> Iterator[ReadOnlyExecutor]:
 
 
 @pytest.fixture(scope="session")
-def pg_sample_url(pg_admin_url: str) -> Iterator[str]:
-    """A PostgreSQL database of its own holding the sample tables in ``public``; dropped at the end."""
-    import psycopg
-
+def pg_sample_url(make_pg_database: Callable[[str], str]) -> str:
+    """A PostgreSQL database of its own holding the sample tables in ``public``."""
     from nl2sql_agent.sample_db import load_sample_into
 
-    name = f"nl2sql_test_db_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        load_sample_into(url)
-        yield url
-    finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    url = make_pg_database("db")
+    load_sample_into(url)
+    return url
 
 
 @pytest.fixture(scope="session")

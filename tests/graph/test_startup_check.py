@@ -10,7 +10,7 @@ import logging
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -121,22 +121,15 @@ def test_agent_runs_the_check_and_settings_validate_the_mode(sqlite_copy: Path) 
 
 
 @pytest.fixture(scope="module")
-def pg_db(pg_admin_url: str) -> Iterator[str]:
+def pg_db(make_pg_database: Callable[[str], str]) -> str:
     """A scratch database with one table, owned by the (super)user of ``pg_admin_url``."""
     import psycopg
 
-    name = f"nl2sql_test_startup_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CREATE TABLE accounts (id int PRIMARY KEY, owner text)")
-            conn.execute("INSERT INTO accounts VALUES (1, 'ana'), (2, 'bo')")
-        yield url
-    finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    url = make_pg_database("startup")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE accounts (id int PRIMARY KEY, owner text)")
+        conn.execute("INSERT INTO accounts VALUES (1, 'ana'), (2, 'bo')")
+    return url
 
 
 def _pg_state(url: str) -> tuple[object, ...]:

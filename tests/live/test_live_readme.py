@@ -15,7 +15,8 @@ from nl2sql_agent.evals.execution import run_query
 README_QUESTIONS = {
     "How many customers do we have?": "SELECT COUNT(*) FROM customers",
     "How many stores are there in each region?": (
-        "SELECT r.region_name, COUNT(*) FROM stores s JOIN regions r ON r.region_id = s.region_id GROUP BY r.region_name"
+        "SELECT r.region_name, COUNT(*) FROM stores s JOIN regions r ON r.region_id = s.region_id "
+        "GROUP BY r.region_name"
     ),
     "What is the average salary by job title?": "SELECT title, AVG(salary) FROM employees GROUP BY title",
 }

@@ -24,8 +24,7 @@ import re
 import shutil
 import sqlite3
 import sys
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -415,23 +414,16 @@ CHEAP = "SELECT COUNT(*) FROM big WHERE id = 7"
 
 
 @pytest.fixture(scope="module")
-def pg_big(pg_admin_url: str) -> Iterator[str]:
+def pg_big(make_pg_database: Callable[[str], str]) -> str:
     """A scratch database with a 20,000-row table, analyzed so the planner knows its size."""
     import psycopg
 
-    name = f"nl2sql_test_cost_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL)")
-            conn.execute(f"INSERT INTO big SELECT i, (i * 7919) % {BIG_ROWS} FROM generate_series(1, {BIG_ROWS}) i")
-            conn.execute("ANALYZE big")
-        yield url
-    finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    url = make_pg_database("cost")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL)")
+        conn.execute(f"INSERT INTO big SELECT i, (i * 7919) % {BIG_ROWS} FROM generate_series(1, {BIG_ROWS}) i")
+        conn.execute("ANALYZE big")
+    return url
 
 
 @pytest.mark.postgres

@@ -46,7 +46,8 @@ def test_not_in_subquery_skips_nulls(sample_db_path: Path) -> None:
         naive = conn.execute(sql).fetchone()[0]
         safe = conn.execute(validate_sql(sql, dialect="sqlite", catalog=CATALOG).sql).fetchone()[0]
         expected = conn.execute(
-            "SELECT COUNT(*) FROM customers c WHERE NOT EXISTS (SELECT 1 FROM sales s WHERE s.customer_id = c.customer_id)"
+            "SELECT COUNT(*) FROM customers c "
+            "WHERE NOT EXISTS (SELECT 1 FROM sales s WHERE s.customer_id = c.customer_id)"
         ).fetchone()[0]
     assert naive == 0  # walk-in sales have no customer: plain NOT IN matches nothing
     assert safe == expected > 0

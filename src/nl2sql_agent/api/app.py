@@ -16,7 +16,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from nl2sql_agent._version import __version__
+from nl2sql_agent.api.admission import Admission
 from nl2sql_agent.api.errors import install_error_handlers
+from nl2sql_agent.api.hotpath import CachedAnswerFastPath
 from nl2sql_agent.api.logs import configure_logging
 from nl2sql_agent.api.metrics import make_metrics
 from nl2sql_agent.api.middleware import RequestContextMiddleware
@@ -87,6 +89,10 @@ def create_app(
             cache = RedisCache(redis, prefix=prefix, ttl_s=service_settings.cache_ttl_s)
         else:
             cache = MemoryCache(max_entries=service_settings.cache_max_entries, ttl_s=service_settings.cache_ttl_s)
+        limiter = RateLimiter(
+            RateLimit(service_settings.rate_limit_requests, service_settings.rate_limit_window_s), redis, prefix=prefix
+        )
+        ledger = UsageLedger(redis, prefix=prefix)
         jwt_secret = service_settings.jwt_secret.get_secret_value() if service_settings.jwt_secret else None
         database = hashlib.sha256((settings.db_url or "sample").encode()).hexdigest()[:16]
         app.state.services = Services(
@@ -97,13 +103,10 @@ def create_app(
                 jwt_secret=jwt_secret,
                 jwt_audience=service_settings.jwt_audience,
                 jwt_issuer=service_settings.jwt_issuer,
+                key_cache_ttl_s=service_settings.key_cache_ttl_s,
             ),
-            limiter=RateLimiter(
-                RateLimit(service_settings.rate_limit_requests, service_settings.rate_limit_window_s),
-                redis,
-                prefix=prefix,
-            ),
-            ledger=UsageLedger(redis, prefix=prefix),
+            admission=Admission(limiter=limiter, cache=cache, ledger=ledger),
+            ledger=ledger,
             cache=cache,
             price=price,
             model_id=f"{settings.model}#{config_fingerprint(settings, the_agent)}",
@@ -131,6 +134,8 @@ def create_app(
                 await asyncio.to_thread(owned.close)
 
     app = FastAPI(title="nl2sql-agent", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # Added first, so it runs inside the request context (ids, body limit, access log, metrics).
+    app.add_middleware(CachedAnswerFastPath)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=service_settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(api)
@@ -151,14 +156,22 @@ def serve(
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
-) -> None:
-    """Run the service in this process with uvicorn until interrupted (``nl2sql serve``).
+    workers: int = 1,
+) -> int:
+    """Run the service with uvicorn until interrupted (``nl2sql serve``); the exit code.
 
-    Scale out with more processes or replicas, not workers: all shared state is in PostgreSQL/Redis.
+    ``workers > 1`` starts that many processes, each with its own listening socket on the same port
+    (see :mod:`nl2sql_agent.api.server`). All shared state is in PostgreSQL/Redis, so more replicas
+    scale the same way.
     """
     import uvicorn
 
+    from nl2sql_agent.api.server import UVICORN_OPTIONS, run_workers
+
     service_settings = service_settings or ServiceSettings()
     configure_logging(service_settings.log_level, json_lines=service_settings.log_json)
+    if workers > 1:
+        return run_workers(settings, service_settings, host=host, port=port, workers=workers)
     app = create_app(settings, service_settings=service_settings)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=True)
+    uvicorn.run(app, host=host, port=port, **UVICORN_OPTIONS)
+    return 0

@@ -15,8 +15,9 @@ _bearer = HTTPBearer(auto_error=False, description="An API key (nl2sql_...) or a
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (nl2sql_...).")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """The app's services (built in the lifespan)."""
+    # async: FastAPI runs a plain ``def`` dependency in a worker thread, a hop on every request.
     services: Services = request.app.state.services
     return services
 

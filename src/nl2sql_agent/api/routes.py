@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from nl2sql_agent.api.deps import PrincipalDep, ServicesDep
+from nl2sql_agent.api.hotpath import ADMITTED
 from nl2sql_agent.api.readiness import run_checks
 from nl2sql_agent.api.schemas import (
     TEXT_PATTERN,
@@ -55,19 +56,20 @@ api = APIRouter(prefix="/v1", responses=_errors)
 ops = APIRouter(tags=["operations"])
 
 
-def _mark_cached(request: Request, body: dict[str, Any]) -> None:
-    request.state.cached = bool(body.get("cached"))
-
-
 @api.post("/ask", response_model=AskResponse, tags=["questions"], summary="Ask a question")
-async def ask(body: AskRequest, request: Request, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+async def ask(body: AskRequest, request: Request, principal: PrincipalDep, services: ServicesDep) -> Any:
     """Answer a question. Without ``thread_id`` it is a one-off: answers are cached per caller's policy,
     and a repeat costs no model call. With ``thread_id`` it starts or continues that conversation."""
     flow = AskFlow(services)
-    await flow.check_rate(principal)
-    result = await flow.ask(principal, body.question, thread_id=body.thread_id, evidence=body.evidence)
-    _mark_cached(request, result)
-    return result
+    if body.thread_id is None and not getattr(request.state, ADMITTED, False):  # else the hot path did it
+        hit = await flow.admit_one_off(principal, body.question, body.evidence)
+        request.state.cached = hit is not None
+        if hit is not None:
+            # Sent as cached: encoded once when the answer was new (and checked against AskResponse then).
+            return Response(hit, media_type="application/json")
+    elif body.thread_id is not None:
+        await flow.check_rate(principal)
+    return await flow.answer(principal, body.question, thread_id=body.thread_id, evidence=body.evidence)
 
 
 @api.post(
@@ -84,7 +86,7 @@ async def continue_thread(
     flow = AskFlow(services)
     await flow.check_rate(principal)
     await flow.require_thread(principal, thread_id)
-    return await flow.ask(principal, body.question, thread_id=thread_id, evidence=body.evidence)
+    return await flow.answer(principal, body.question, thread_id=thread_id, evidence=body.evidence)
 
 
 @api.get(
@@ -112,13 +114,14 @@ async def _stream(
     evidence: str | None,
 ) -> StreamingResponse:
     flow = AskFlow(services)
-    await flow.check_rate(principal)
-    hit = await flow.cached(principal, question, evidence) if thread_id is None else None
+    if thread_id is None:
+        hit = await flow.admit_one_off(principal, question, evidence)
+    else:
+        await flow.check_rate(principal)
+        hit = None
+    request.state.cached = hit is not None
     if hit is None:
         await flow.check_budget(principal)
-        request.state.cached = False
-    else:
-        request.state.cached = True
     events = flow.stream(
         principal, question, thread_id=thread_id, evidence=evidence, request_id=request.state.request_id, hit=hit
     )

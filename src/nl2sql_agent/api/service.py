@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nl2sql_agent.answer import Answer, StepEvent, Turn, Usage
+from nl2sql_agent.api.admission import Admission
 from nl2sql_agent.api.errors import ApiError, status_for
 from nl2sql_agent.api.metrics import Metrics
 from nl2sql_agent.api.verified import VerifiedStore
@@ -24,11 +25,15 @@ from nl2sql_agent.cache import AnswerCache, SharedRedis, question_cache_key
 from nl2sql_agent.costs import Price, UsageLedger
 from nl2sql_agent.db.executor import to_json_value
 from nl2sql_agent.errors import Nl2SqlError, PermissionDeniedError
-from nl2sql_agent.ratelimit import RateLimiter
 from nl2sql_agent.safety.policy import SqlPolicy
 from nl2sql_agent.settings import Settings
 
 log = logging.getLogger(__name__)
+
+try:  # optional: a faster encoder of the same JSON
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None  # type: ignore[assignment]
 
 
 class AgentLike(Protocol):
@@ -57,7 +62,8 @@ class Services:
     settings: Settings
     agent: AgentLike
     authenticator: Authenticator
-    limiter: RateLimiter
+    admission: Admission
+    """The rate limit and, for one-off questions, the answer cache (one Redis round trip)."""
     ledger: UsageLedger
     cache: AnswerCache
     price: Price
@@ -127,6 +133,29 @@ def response_body(
 _ZERO_USAGE = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0, "llm_calls": 0, "cost_usd": 0.0}
 
 
+def dump_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON (orjson when installed: several times faster on large result sets)."""
+    if _orjson is not None:
+        try:
+            return bytes(_orjson.dumps(value, default=to_json_value))
+        except TypeError:  # orjson.JSONEncodeError: e.g. an integer wider than 64 bits
+            pass
+    return json.dumps(value, default=to_json_value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def hit_body(body: dict[str, Any]) -> bytes:
+    """What a later cache hit of ``body`` sends, encoded once: no usage, no timings, ``cached`` true."""
+    return dump_json({**body, "usage": dict(_ZERO_USAGE), "cached": True, "timings_ms": {}})
+
+
+def hit_status(hit: bytes) -> str:
+    """The ``status`` of a cached body without decoding it (``response_body`` puts ``status`` first)."""
+    for status in ("answered", "refused"):
+        if hit.startswith(b'{"status":"' + status.encode() + b'"'):
+            return status
+    return str(json.loads(hit).get("status", "answered"))
+
+
 class AskFlow:
     """One question from an authenticated principal, from admission to accounting."""
 
@@ -135,7 +164,19 @@ class AskFlow:
 
     async def check_rate(self, principal: Principal) -> None:
         """Count the request against the caller's rate limit (429 when over)."""
-        await self.s.limiter.check(principal.id)
+        await self.s.admission.admit(principal.id)
+
+    async def admit_one_off(self, principal: Principal, question: str, evidence: str | None) -> bytes | None:
+        """Count a one-off question against the rate limit and return its cached answer body, if any.
+
+        A hit is already counted as a (free) request in the caller's usage; a cached answer is served
+        even when the budget is spent: it costs nothing.
+        """
+        hit = await self.s.admission.admit_cached(principal.id, self.cache_key(principal, question, evidence))
+        self.s.metrics.cache.labels("miss" if hit is None else "hit").inc()
+        if hit is not None:
+            self.s.metrics.answers.labels(hit_status(hit)).inc()
+        return hit
 
     async def check_budget(self, principal: Principal) -> None:
         """Refuse new model work once the caller's daily budget is spent (402), before spending anything."""
@@ -157,16 +198,6 @@ class AskFlow:
             model_id=self.s.model_id,
         )
 
-    async def cached(self, principal: Principal, question: str, evidence: str | None) -> dict[str, Any] | None:
-        """A cached answer for a one-off question, already counted as a (free) request."""
-        hit = await self.s.cache.get(self.cache_key(principal, question, evidence))
-        self.s.metrics.cache.labels("hit" if hit else "miss").inc()
-        if hit is None:
-            return None
-        await self.s.ledger.add(principal.id, Usage(), 0.0, cached=True)
-        self.s.metrics.answers.labels(str(hit.get("status", "answered"))).inc()
-        return {**hit, "usage": dict(_ZERO_USAGE), "cached": True, "timings_ms": {}}
-
     async def require_thread(self, principal: Principal, thread_id: str) -> list[Turn]:
         """The principal's turns in ``thread_id``; 404 when the principal has no such thread."""
         turns = await asyncio.to_thread(self.s.agent.history, internal_thread_id(principal, thread_id))
@@ -174,17 +205,10 @@ class AskFlow:
             raise ApiError(404, "not_found", f"no conversation {thread_id!r} for this caller", {"thread_id": thread_id})
         return turns
 
-    async def ask(
+    async def answer(
         self, principal: Principal, question: str, *, thread_id: str | None, evidence: str | None
     ) -> dict[str, Any]:
-        """Answer a question (the rate limit must have passed); the JSON response body.
-
-        A cached answer is served even when the budget is spent: it costs nothing.
-        """
-        if thread_id is None:
-            hit = await self.cached(principal, question, evidence)
-            if hit is not None:
-                return hit
+        """Run the agent for an admitted question that the cache could not serve; the JSON response body."""
         await self.check_budget(principal)
         internal = internal_thread_id(principal, thread_id) if thread_id else None
         try:
@@ -221,7 +245,7 @@ class AskFlow:
         self.s.metrics.answers.labels(answer.status).inc()
         body = response_body(answer, thread_id=thread_id, cost_usd=cost, cached=False, model=self.s.model_label)
         if thread_id is None and answer.status in ("answered", "refused"):
-            await self.s.cache.set(self.cache_key(principal, answer.question, evidence), body)
+            await self.s.cache.set(self.cache_key(principal, answer.question, evidence), hit_body(body))
         return body
 
     async def stream(
@@ -232,7 +256,7 @@ class AskFlow:
         thread_id: str | None,
         evidence: str | None,
         request_id: str,
-        hit: dict[str, Any] | None = None,
+        hit: bytes | None = None,
     ) -> AsyncIterator[str]:
         """Server-Sent Events: ``start``, one ``step`` per graph node as it finishes, then ``answer``.
 
@@ -242,7 +266,7 @@ class AskFlow:
         """
         yield sse("start", {"request_id": request_id, "thread_id": thread_id, "cached": hit is not None})
         if hit is not None:
-            yield sse("answer", hit)
+            yield f"event: answer\ndata: {hit.decode()}\n\n"  # compact JSON: a single line
             return
         internal = internal_thread_id(principal, thread_id) if thread_id else None
         items = self.s.agent.astream(question, thread_id=internal, policy=principal.policy, evidence=evidence)
@@ -319,5 +343,4 @@ def _timeout(limit_s: float) -> ApiError:
 
 def sse(event: str, data: dict[str, Any]) -> str:
     """One Server-Sent Events frame."""
-    payload = json.dumps(data, default=to_json_value, ensure_ascii=False, separators=(",", ":"))
-    return f"event: {event}\ndata: {payload}\n\n"
+    return f"event: {event}\ndata: {dump_json(data).decode()}\n\n"

@@ -39,6 +39,8 @@ class ServiceSettings(BaseSettings):
     """HS256 secret for bearer tokens; ``None`` accepts API keys only. Weak or short secrets are refused."""
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    key_cache_ttl_s: float = Field(default=30.0, ge=0)
+    """How long a replica trusts an API key it looked up; a revoked key stops working within this time."""
     rate_limit_requests: int = Field(default=60, ge=1)
     """Requests per caller per window."""
     rate_limit_window_s: float = Field(default=60.0, gt=0)

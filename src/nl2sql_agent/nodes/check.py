@@ -32,6 +32,9 @@ def check_sql(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]
                 "refusal": prompts.REFUSAL_NOT_PERMITTED.format(names=names),
             }
         return _rejected(state, draft, exc.code, "not allowed: " + "; ".join(exc.reasons))
+    if not query.tables:
+        # A query that reads no table ("SELECT 'a joke'") is not an answer from the database.
+        return {"sql": None, "intent": "off_topic", "refusal": prompts.REFUSAL_NO_DATA}
     # When the policy's cap is the query's limit, a full page of rows may mean more were left out.
     return {"sql": query.sql, "capped": query.limit >= ctx.policy.max_rows}
 
@@ -53,6 +56,6 @@ def route_check(
     """Valid SQL runs; SQL that needs hidden data is refused; an invalid draft goes back while repairs remain."""
     if state.get("sql"):
         return "execute_sql"
-    if state.get("intent") == "not_permitted":
+    if state.get("intent") in ("not_permitted", "off_topic"):
         return "refuse"
     return retry_or_give_up(state, runtime)
