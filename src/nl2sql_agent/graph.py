@@ -1,8 +1,8 @@
 """``build_graph``: the agent's LangGraph state machine.
 
-begin_turn -> detect_intent -> retrieve_schema -> draft_sql -> check_sql -> execute_sql -> summarize_answer
--> remember_turn, with refusals (``refuse``) and a bounded repair loop back to ``draft_sql`` that ends in
-``give_up``. Persistence and retries are compile/add_node options, not nodes.
+detect_intent -> retrieve_schema -> draft_sql -> check_sql -> execute_sql -> summarize_answer, with refusals
+(``refuse``) and a bounded repair loop back to ``draft_sql`` that ends in ``give_up``. The first node starts
+the turn and the answering nodes remember it. Persistence and retries are compile/add_node options, not nodes.
 """
 
 from __future__ import annotations
@@ -15,14 +15,12 @@ from langgraph.types import RetryPolicy
 from nl2sql_agent.context import RunContext
 from nl2sql_agent.models.calls import is_transient
 from nl2sql_agent.nodes import (
-    begin_turn,
     check_sql,
     detect_intent,
     draft_sql,
     execute_sql,
     give_up,
     refuse,
-    remember_turn,
     retrieve_schema,
     route_check,
     route_draft,
@@ -60,11 +58,10 @@ def build_graph(
     Example:
         >>> graph = build_graph()
         >>> sorted(graph.get_graph().nodes)[:3]
-        ['__end__', '__start__', 'begin_turn']
+        ['__end__', '__start__', 'check_sql']
     """
     retry = retry_policy or model_retry_policy()
     builder = StateGraph(AgentState, context_schema=RunContext, input_schema=InputState, output_schema=OutputState)
-    builder.add_node(begin_turn)
     builder.add_node(detect_intent, retry_policy=retry)
     builder.add_node(retrieve_schema)
     builder.add_node(draft_sql, retry_policy=retry)
@@ -73,18 +70,15 @@ def build_graph(
     builder.add_node(summarize_answer, retry_policy=retry)
     builder.add_node(refuse)
     builder.add_node(give_up)
-    builder.add_node(remember_turn)
 
-    builder.add_edge(START, "begin_turn")
-    builder.add_edge("begin_turn", "detect_intent")
+    builder.add_edge(START, "detect_intent")
     builder.add_conditional_edges("detect_intent", route_intent, ["retrieve_schema", "refuse"])
     builder.add_edge("retrieve_schema", "draft_sql")
     builder.add_conditional_edges("draft_sql", route_draft, ["check_sql", "draft_sql", "refuse", "give_up"])
     builder.add_conditional_edges("check_sql", route_check, ["execute_sql", "draft_sql", "refuse", "give_up"])
     builder.add_conditional_edges("execute_sql", route_execute, ["summarize_answer", "draft_sql", "give_up"])
-    builder.add_edge("summarize_answer", "remember_turn")
-    builder.add_edge("refuse", "remember_turn")
-    builder.add_edge("remember_turn", END)
+    builder.add_edge("summarize_answer", END)
+    builder.add_edge("refuse", END)
     # A failed turn is not remembered: a follow-up should build on the last answer that worked.
     builder.add_edge("give_up", END)
     return builder.compile(checkpointer=checkpointer, name="nl2sql_agent")

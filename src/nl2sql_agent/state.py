@@ -1,6 +1,6 @@
 """Graph state: the input a caller gives, the working keys nodes write, and the output a run returns.
 
-Per-turn keys are reset by ``begin_turn`` and then written by the one node that produces them;
+Per-turn keys are reset when ``detect_intent`` starts a turn, then written by the node that produces them;
 ``turns`` and ``summary`` persist across turns of a thread (conversation memory).
 """
 

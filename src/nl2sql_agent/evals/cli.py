@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from nl2sql_agent.errors import ConfigurationError
 from nl2sql_agent.evals.loaders import BENCHMARKS, evals_dir, load_benchmarks
 from nl2sql_agent.evals.metrics import Prices
 from nl2sql_agent.evals.prediction import Predictor
@@ -36,7 +37,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--subset",
         default="dev",
-        help="'dev' (evals/subsets/dev.json), 'full' (everything runnable) or a subset file path",
+        help="a subset named in evals/subsets/ ('dev', 'final'), 'full' (everything runnable) or a file path",
     )
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N selected items")
     parser.add_argument(
@@ -122,7 +123,10 @@ def run_from_args(args: argparse.Namespace) -> int:
         _say(f"wrote {len(ids)} ids to {args.write_subset}")
         return 0
     if args.subset != "full":
-        subset_path = evals_dir() / "subsets" / f"{args.subset}.json" if args.subset == "dev" else Path(args.subset)
+        named = evals_dir() / "subsets" / f"{args.subset}.json"
+        subset_path = named if named.is_file() else Path(args.subset)
+        if not subset_path.is_file():
+            raise ConfigurationError(f"no subset {args.subset!r}: name one in {named.parent} or give a file path")
         items = select(items, read_subset(subset_path))
     if args.limit is not None:
         items = items[: args.limit]

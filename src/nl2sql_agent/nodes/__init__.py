@@ -6,17 +6,15 @@ from nl2sql_agent.nodes.draft import draft_sql, route_draft
 from nl2sql_agent.nodes.execute import execute_sql, route_execute
 from nl2sql_agent.nodes.intent import detect_intent, route_intent
 from nl2sql_agent.nodes.schema import retrieve_schema
-from nl2sql_agent.nodes.turn import begin_turn, give_up, refuse, remember_turn
+from nl2sql_agent.nodes.turn import give_up, refuse
 
 __all__ = [
-    "begin_turn",
     "check_sql",
     "detect_intent",
     "draft_sql",
     "execute_sql",
     "give_up",
     "refuse",
-    "remember_turn",
     "retrieve_schema",
     "route_check",
     "route_draft",

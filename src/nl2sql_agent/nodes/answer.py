@@ -11,6 +11,7 @@ from nl2sql_agent import prompts
 from nl2sql_agent.context import RunContext
 from nl2sql_agent.grounding import is_grounded, is_plain, render_rows, template_answer
 from nl2sql_agent.models.calls import invoke_model
+from nl2sql_agent.nodes.turn import remembered
 from nl2sql_agent.state import AgentState
 
 
@@ -23,7 +24,7 @@ def summarize_answer(state: AgentState, runtime: Runtime[RunContext]) -> dict[st
     columns, rows, truncated = state.get("columns", []), state.get("rows", []), state.get("truncated", False)
     fallback = template_answer(columns, rows, truncated=truncated)
     if not rows or not ctx.summarize_with_model:
-        return {"status": "answered", "answer": fallback}
+        return _answered(state, fallback)
     reply = invoke_model(
         ctx.small_model,
         [
@@ -43,4 +44,12 @@ def summarize_answer(state: AgentState, runtime: Runtime[RunContext]) -> dict[st
     # (sample rows are untrusted: a poisoned value may ask the model to emit a tracking image).
     grounded = bool(reply) and is_grounded(reply, state["question"], rows)
     plain = is_plain(reply, prompt_lines=prompts.ANSWER_SYSTEM.splitlines())
-    return {"status": "answered", "answer": reply if grounded and plain else fallback}
+    return _answered(state, reply if grounded and plain else fallback)
+
+
+def _answered(state: AgentState, answer: str) -> dict[str, Any]:
+    return {
+        "status": "answered",
+        "answer": answer,
+        **remembered(state, answer, sql=state.get("sql"), status="answered"),
+    }

@@ -12,6 +12,7 @@ from nl2sql_agent.context import RunContext
 from nl2sql_agent.intent import classify, hidden_names_asked
 from nl2sql_agent.models.calls import invoke_model
 from nl2sql_agent.nodes.history import render_history
+from nl2sql_agent.nodes.turn import fresh_turn
 from nl2sql_agent.state import AgentState
 
 
@@ -23,8 +24,11 @@ def _off_topic_refusal(ctx: RunContext) -> str:
 
 
 def detect_intent(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Classify the question; only an unsure cheap check costs a (small) model call."""
-    ctx = runtime.context
+    """Start the turn and classify the question; only an unsure cheap check costs a (small) model call."""
+    return {**fresh_turn(state), **_classify_turn(state, runtime.context)}
+
+
+def _classify_turn(state: AgentState, ctx: RunContext) -> dict[str, Any]:
     question = state["question"]
     hidden = hidden_names_asked(question, ctx.policy.hidden_columns)
     if hidden:

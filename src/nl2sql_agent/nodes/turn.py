@@ -1,4 +1,8 @@
-"""Turn bookkeeping: reset the per-turn keys, remember a finished turn, and the terminal outcomes."""
+"""Turn bookkeeping: a fresh turn's keys, a finished turn remembered, and the terminal outcomes.
+
+Resetting and remembering are helpers of the first and last nodes rather than nodes of their own:
+each graph step costs about 0.4 ms of framework time, a fifth of the agent's own overhead budget.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +20,8 @@ KEPT_TURNS = 6
 SUMMARY_CHARS = 800
 
 
-def begin_turn(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Clear what the previous turn of this thread left behind, so nothing stale leaks into this one."""
+def fresh_turn(state: AgentState) -> dict[str, Any]:
+    """The per-turn keys cleared of what the previous turn of this thread left, so nothing stale leaks in."""
     return {
         "question": clean_question(state["question"], max_chars=10**9),
         "evidence": state.get("evidence"),
@@ -43,7 +47,8 @@ def begin_turn(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any
 
 def refuse(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """End the turn with the polite refusal chosen earlier; no SQL runs."""
-    return {"status": "refused", "answer": state.get("refusal") or "Sorry, I can't help with that.", "sql": None}
+    answer = state.get("refusal") or "Sorry, I can't help with that."
+    return {"status": "refused", "answer": answer, "sql": None, **remembered(state, answer, sql=None, status="refused")}
 
 
 def give_up(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -60,16 +65,11 @@ def give_up(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     return {"status": "error", "answer": error["message"], "error": error}
 
 
-def remember_turn(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Append the finished turn to memory, condensing the oldest turns into a running summary."""
+def remembered(state: AgentState, answer: str, *, sql: str | None, status: str) -> dict[str, Any]:
+    """Memory with the finished turn appended, the oldest turns condensed into a running summary."""
     turns: list[TurnRecord] = [
         *state.get("turns", []),
-        {
-            "question": state["question"],
-            "answer": state.get("answer", ""),
-            "sql": state.get("sql"),
-            "status": state.get("status", "answered"),
-        },
+        {"question": state["question"], "answer": answer, "sql": sql, "status": status},
     ]
     summary = state.get("summary", "")
     while len(turns) > KEPT_TURNS:
