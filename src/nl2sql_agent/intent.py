@@ -165,7 +165,8 @@ def classify(question: str, vocabulary: Collection[str], *, has_history: bool) -
     leading = [t for t in tokens if t not in _POLITE]
     if leading and leading[0] in _WRITE_VERBS and leading[1:2] != ["up"]:  # "add up the sales" is a sum
         return "write_request"
-    if any(word in _WRITE_VERBS and following in _WRITE_OBJECTS for word, following in zip(tokens, tokens[1:], strict=False)):
+    pairs = zip(tokens, tokens[1:], strict=False)
+    if any(word in _WRITE_VERBS and following in _WRITE_OBJECTS for word, following in pairs):
         return "write_request"
     asked = {stem(t) for t in tokens}
     overlap = (asked & set(vocabulary)) - _GENERIC
