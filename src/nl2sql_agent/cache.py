@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-CACHE_SCHEMA = "v1"
+CACHE_SCHEMA = "v2"
 """Bump when the cached value's shape changes, so old entries are never read back."""
 
 

@@ -226,3 +226,14 @@ def test_a_query_reading_no_table_is_refused(make_agent: MakeAgent) -> None:
     model = FakeChatModel(rules=[FakeRule("SELECT 'Why did the SQL server go to therapy?' AS joke", role="sql")])
     answer = make_agent(model).ask("Tell me something funny about our sales data")
     assert answer.status == "refused" and answer.rows == () and answer.sql is None
+
+
+def test_swapped_alias_is_repaired_without_another_draft(make_agent: MakeAgent) -> None:
+    model = FakeChatModel(rules=[FakeRule(
+        "SELECT T2.store_name FROM stores AS T1 JOIN sales AS T2 ON T1.store_id = T2.store_id "
+        "GROUP BY T2.store_name ORDER BY COUNT(*) DESC LIMIT 1",
+        role="sql",
+    )])
+    answer = make_agent(model, summarize_with_model=False).ask("Which store made the most sales?")
+    assert answer.status == "answered" and answer.attempts == 1 and len(answer.rows) == 1
+    assert [c["role"] for c in model.calls] == ["sql"]

@@ -51,3 +51,25 @@ def test_not_in_subquery_skips_nulls(sample_db_path: Path) -> None:
         ).fetchone()[0]
     assert naive == 0  # walk-in sales have no customer: plain NOT IN matches nothing
     assert safe == expected > 0
+
+
+def test_unqualified_column_of_another_table_names_it() -> None:
+    assert issues("SELECT segment FROM sales") == [
+        "unknown column segment (sales has no segment); segment is a column of customers: join that table to use it"
+    ]
+
+
+def test_swapped_alias_is_fixed_without_the_model() -> None:
+    from nl2sql_agent.safety.autofix import requalify_columns
+
+    swapped = "SELECT T2.store_name FROM stores AS T1 JOIN sales AS T2 ON T1.store_id = T2.store_id"
+    fixed = requalify_columns(swapped, dialect="sqlite", catalog=CATALOG)
+    assert fixed == "SELECT T1.store_name FROM stores AS T1 JOIN sales AS T2 ON T1.store_id = T2.store_id"
+    assert validate_sql(fixed, dialect="sqlite", catalog=CATALOG).tables == {"stores", "sales"}
+    # Ambiguous (the column is in both tables) or absent everywhere: no guess.
+    assert (
+        requalify_columns(
+            "SELECT T2.nope FROM stores AS T1 JOIN sales AS T2 ON 1 = 1", dialect="sqlite", catalog=CATALOG
+        )
+        is None
+    )

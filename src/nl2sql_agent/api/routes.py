@@ -65,7 +65,7 @@ async def ask(body: AskRequest, request: Request, principal: PrincipalDep, servi
         hit = await flow.admit_one_off(principal, body.question, body.evidence)
         request.state.cached = hit is not None
         if hit is not None:
-            # Sent as cached: encoded once when the answer was new (and checked against AskResponse then).
+            # Sent as stored: encoded once by AskFlow.finish from the response_body of the fresh answer.
             return Response(hit, media_type="application/json")
     elif body.thread_id is not None:
         await flow.check_rate(principal)

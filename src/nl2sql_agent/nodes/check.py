@@ -10,7 +10,8 @@ from nl2sql_agent import prompts
 from nl2sql_agent.context import RunContext
 from nl2sql_agent.errors import SQLValidationError, UnsafeSQLError
 from nl2sql_agent.nodes.draft import retry_or_give_up
-from nl2sql_agent.safety import validate_sql
+from nl2sql_agent.safety import ValidatedQuery, validate_sql
+from nl2sql_agent.safety.autofix import requalify_columns
 from nl2sql_agent.state import AgentState
 
 
@@ -19,24 +20,36 @@ def check_sql(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]
     ctx = runtime.context
     draft = state.get("draft") or ""
     try:
-        query = validate_sql(draft, dialect=ctx.dialect, catalog=ctx.db_catalog, policy=ctx.policy)
+        query = _validated(draft, ctx)
     except SQLValidationError as exc:
         return _rejected(state, draft, exc.code, "; ".join(exc.issues))
     except UnsafeSQLError as exc:
         if exc.denied:
             # Another draft cannot make hidden data visible: say plainly what is not available.
             names = ", ".join(exc.denied)
-            return {
-                "sql": None,
-                "intent": "not_permitted",
-                "refusal": prompts.REFUSAL_NOT_PERMITTED.format(names=names),
-            }
+            refusal = prompts.REFUSAL_NOT_PERMITTED.format(names=names)
+            return {"sql": None, "intent": "not_permitted", "refusal": refusal}
         return _rejected(state, draft, exc.code, "not allowed: " + "; ".join(exc.reasons))
     if not query.tables:
         # A query that reads no table ("SELECT 'a joke'") is not an answer from the database.
         return {"sql": None, "intent": "off_topic", "refusal": prompts.REFUSAL_NO_DATA}
     # When the policy's cap is the query's limit, a full page of rows may mean more were left out.
     return {"sql": query.sql, "capped": query.limit >= ctx.policy.max_rows}
+
+
+def _validated(draft: str, ctx: RunContext) -> ValidatedQuery:
+    """The validated draft; a draft whose only fault is a swapped table alias is fixed, not sent back."""
+    try:
+        return validate_sql(draft, dialect=ctx.dialect, catalog=ctx.db_catalog, policy=ctx.policy)
+    except SQLValidationError:
+        fixed = requalify_columns(draft, dialect=ctx.dialect, catalog=ctx.db_catalog, policy=ctx.policy)
+        if fixed is None:
+            raise
+        try:
+            return validate_sql(fixed, dialect=ctx.dialect, catalog=ctx.db_catalog, policy=ctx.policy)
+        except SQLValidationError:
+            pass
+        raise  # the draft's own issues, which the model is told about
 
 
 def _rejected(state: AgentState, draft: str, code: str, message: str) -> dict[str, Any]:

@@ -351,7 +351,11 @@ def _diagnose_column(
             return
         tables.append(key)
     if len(tables) == 1:
-        _diagnose_table_column(tables[0], name, permitted, findings)
+        elsewhere = _column_elsewhere(name, tables[0], scope, dialect, permitted)
+        if elsewhere is not None:
+            findings.wrong(f"unknown column {name} ({tables[0]} has no {name}); {elsewhere}")
+        else:
+            _diagnose_table_column(tables[0], name, permitted, findings)
         return
     hints = [h for h in (permitted.column_hint(k, name) for k in tables) if h]
     findings.wrong(f"unknown column {name}" + (f"; did you mean {hints[0]}?" if hints else ""))
