@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -13,30 +12,11 @@ Register = Callable[[Any], None]
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from nl2sql_agent.api import serve
     from nl2sql_agent.cli import _settings
 
-    settings = _settings(args)
-    if args.workers > 1:
-        import uvicorn
-
-        # Worker processes build their own app from the environment, so pass the options that way.
-        for name, value in settings.model_dump(exclude_none=True).items():
-            if name in {"db_url", "model", "base_url", "small_model", "checkpointer_url", "today", "max_rows"}:
-                os.environ[f"NL2SQL_{name.upper()}"] = str(value)
-        uvicorn.run(
-            "nl2sql_agent.api:app_from_env",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_config=None,
-            access_log=False,
-        )
-        return 0
-    from nl2sql_agent.api import serve
-
-    serve(settings, host=args.host, port=args.port)
-    return 0
+    # Each worker gets its own listening socket on the port (see nl2sql_agent.api.server).
+    return serve(_settings(args), host=args.host, port=args.port, workers=args.workers)
 
 
 def _add_serve(sub: Any) -> None:
