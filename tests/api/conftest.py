@@ -47,16 +47,9 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def api_pg_url(pg_admin_url: str) -> Iterator[str]:
-    """A PostgreSQL database of this module's own (service tables and checkpoints), dropped at the end."""
-    import psycopg
-
-    name = f"nl2sql_test_api_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def api_pg_url(make_pg_database: Callable[[str], str]) -> str:
+    """A PostgreSQL database of the API tests' own (service tables and checkpoints)."""
+    return make_pg_database("api")
 
 
 AppFactory = Callable[..., tuple[TestClient, Any]]
