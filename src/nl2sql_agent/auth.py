@@ -20,14 +20,14 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from nl2sql_agent.errors import ConfigurationError, DatabaseUnavailableError
+from nl2sql_agent.errors import ConfigurationError
 from nl2sql_agent.safety.policy import SqlPolicy
+from nl2sql_agent.servicedb import ServicePool
 
 API_KEY_PREFIX = "nl2sql_"
 KEY_TABLE = "nl2sql_api_keys"
@@ -328,61 +328,18 @@ class FileKeyStore(MemoryKeyStore):
             self._load()
 
 
-def _psycopg_url(url: str) -> str:
-    # Accept SQLAlchemy-style URLs (postgresql+psycopg://) as well as libpq ones.
-    scheme, sep, rest = url.partition("://")
-    return f"{scheme.split('+', 1)[0]}{sep}{rest}"
-
-
 class PostgresKeyStore:
     """Keys in a PostgreSQL table shared by every replica (the production store)."""
 
     def __init__(self, url: str, *, max_connections: int = 4) -> None:
-        self.url = _psycopg_url(url)
-        self._max_connections = max_connections
-        self._pool: Any = None
-        self._lock = threading.Lock()
-        self._ready = False
-
-    @contextmanager
-    def _connection(self) -> Iterator[Any]:
-        import psycopg
-        from psycopg_pool import PoolTimeout
-
-        try:
-            with self._pooled() as conn:
-                yield conn
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            # Keys cannot be checked while the service database is down: a retryable 503, not a 500.
-            raise DatabaseUnavailableError(
-                "the key store is not reachable", details={"error": type(exc).__name__}
-            ) from exc
-
-    @contextmanager
-    def _pooled(self) -> Iterator[Any]:
-        from psycopg_pool import ConnectionPool
-
-        with self._lock:
-            if self._pool is None:
-                self._pool = ConnectionPool(
-                    self.url,
-                    min_size=1,
-                    max_size=self._max_connections,
-                    kwargs={"autocommit": True, "connect_timeout": 5},
-                    open=True,
-                    timeout=10,
-                )
-        with self._pool.connection() as conn:
-            if not self._ready:
-                ensure_key_table(conn)
-                self._ready = True
-            yield conn
+        self._db = ServicePool(url, what="key store", setup=ensure_key_table, max_size=max_connections)
+        self.url = self._db.url
 
     def add(self, record: ApiKeyRecord) -> None:
         """Insert a new key record."""
         from psycopg.types.json import Jsonb
 
-        with self._connection() as conn:
+        with self._db.connection() as conn:
             conn.execute(
                 f"INSERT INTO {KEY_TABLE} (key_hash, key_prefix, principal_id, policy, daily_budget_usd)"
                 " VALUES (%s, %s, %s, %s, %s)",
@@ -397,7 +354,7 @@ class PostgresKeyStore:
 
     def lookup(self, key_hash: str) -> ApiKeyRecord | None:
         """The active record for ``key_hash``."""
-        with self._connection() as conn:
+        with self._db.connection() as conn:
             row = conn.execute(
                 f"SELECT key_hash, key_prefix, principal_id, policy, daily_budget_usd, created_at"
                 f" FROM {KEY_TABLE} WHERE key_hash = %s AND revoked_at IS NULL",
@@ -407,7 +364,7 @@ class PostgresKeyStore:
 
     def revoke(self, key_prefix: str) -> int:
         """Revoke keys by prefix."""
-        with self._connection() as conn:
+        with self._db.connection() as conn:
             cur = conn.execute(
                 f"UPDATE {KEY_TABLE} SET revoked_at = now() WHERE key_prefix = %s AND revoked_at IS NULL",
                 (key_prefix,),
@@ -416,7 +373,7 @@ class PostgresKeyStore:
 
     def list(self) -> list[ApiKeyRecord]:
         """Every record, oldest first."""
-        with self._connection() as conn:
+        with self._db.connection() as conn:
             rows = conn.execute(
                 f"SELECT key_hash, key_prefix, principal_id, policy, daily_budget_usd, created_at,"
                 f" revoked_at IS NOT NULL FROM {KEY_TABLE} ORDER BY created_at"
@@ -425,15 +382,12 @@ class PostgresKeyStore:
 
     def ping(self) -> None:
         """Raise when PostgreSQL cannot be reached."""
-        with self._connection() as conn:
+        with self._db.connection() as conn:
             conn.execute("SELECT 1")
 
     def close(self) -> None:
         """Close the pool."""
-        with self._lock:
-            if self._pool is not None:
-                self._pool.close()
-                self._pool = None
+        self._db.close()
 
 
 def ensure_key_table(conn: Any) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -13,7 +11,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
 
-from nl2sql_agent.errors import DatabaseUnavailableError, SQLValidationError, UnsafeSQLError
+from nl2sql_agent.errors import SQLValidationError, UnsafeSQLError
+from nl2sql_agent.servicedb import ServicePool
 
 VERIFIED_TABLE = "nl2sql_verified"
 
@@ -115,60 +114,12 @@ class PostgresVerifiedStore:
     """Pairs in a PostgreSQL table of the service database."""
 
     def __init__(self, url: str) -> None:
-        scheme, sep, rest = url.partition("://")
-        self.url = f"{scheme.split('+', 1)[0]}{sep}{rest}"
-        self._pool: Any = None
-        self._lock = threading.Lock()
-        self._ready = False
-
-    @contextmanager
-    def _connection(self) -> Iterator[Any]:
-        import psycopg
-        from psycopg_pool import PoolTimeout
-
-        try:
-            with self._pooled() as conn:
-                yield conn
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            # The service database is down or saturated: a 503 the client may retry, not a 500.
-            raise DatabaseUnavailableError(
-                "the service database is not reachable", details={"error": type(exc).__name__}
-            ) from exc
-
-    @contextmanager
-    def _pooled(self) -> Iterator[Any]:
-        from psycopg_pool import ConnectionPool
-
-        with self._lock:
-            if self._pool is None:
-                self._pool = ConnectionPool(
-                    self.url,
-                    min_size=1,
-                    max_size=2,
-                    open=True,
-                    timeout=10,
-                    kwargs={"autocommit": True, "connect_timeout": 5},
-                )
-        with self._pool.connection() as conn:
-            if not self._ready:
-                with conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (VERIFIED_TABLE,))
-                    conn.execute(
-                        f"""CREATE TABLE IF NOT EXISTS {VERIFIED_TABLE} (
-                            id bigserial PRIMARY KEY,
-                            principal_id text NOT NULL,
-                            question text NOT NULL,
-                            sql text NOT NULL,
-                            note text,
-                            created_at timestamptz NOT NULL DEFAULT now()
-                        )"""
-                    )
-                self._ready = True
-            yield conn
+        self._db = ServicePool(url, what="service database", setup=_create_verified_table, max_size=2)
+        self.url = self._db.url
 
     def add(self, principal_id: str, question: str, sql: str, note: str | None) -> VerifiedPair:
         """Insert one pair."""
-        with self._connection() as conn:
+        with self._db.connection() as conn:
             row = conn.execute(
                 f"INSERT INTO {VERIFIED_TABLE} (principal_id, question, sql, note) VALUES (%s, %s, %s, %s)"
                 " RETURNING id, principal_id, question, sql, note, created_at",
@@ -178,7 +129,7 @@ class PostgresVerifiedStore:
 
     def list(self, principal_id: str, *, limit: int = 100) -> list[VerifiedPair]:
         """The principal's pairs, newest first."""
-        with self._connection() as conn:
+        with self._db.connection() as conn:
             rows = conn.execute(
                 f"SELECT id, principal_id, question, sql, note, created_at FROM {VERIFIED_TABLE}"
                 " WHERE principal_id = %s ORDER BY id DESC LIMIT %s",
@@ -188,10 +139,23 @@ class PostgresVerifiedStore:
 
     def close(self) -> None:
         """Close the pool."""
-        with self._lock:
-            if self._pool is not None:
-                self._pool.close()
-                self._pool = None
+        self._db.close()
+
+
+def _create_verified_table(conn: Any) -> None:
+    """Create the pairs table if missing; an advisory lock keeps replicas starting together from racing."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (VERIFIED_TABLE,))
+        conn.execute(
+            f"""CREATE TABLE IF NOT EXISTS {VERIFIED_TABLE} (
+                id bigserial PRIMARY KEY,
+                principal_id text NOT NULL,
+                question text NOT NULL,
+                sql text NOT NULL,
+                note text,
+                created_at timestamptz NOT NULL DEFAULT now()
+            )"""
+        )
 
 
 def _pair(row: Any) -> VerifiedPair:
