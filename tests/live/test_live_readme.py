@@ -14,11 +14,10 @@ from nl2sql_agent.evals.execution import run_query
 # The questions the README shows (scripts/demo asks the first one).
 README_QUESTIONS = {
     "How many customers do we have?": "SELECT COUNT(*) FROM customers",
-    "How many stores are there in each region?": (
-        "SELECT r.region_name, COUNT(*) FROM stores s JOIN regions r ON r.region_id = s.region_id "
-        "GROUP BY r.region_name"
+    "What is the total refund amount for each return reason?": (
+        "SELECT reason, SUM(refund_amount) FROM returns GROUP BY reason"
     ),
-    "What is the average salary by job title?": "SELECT title, AVG(salary) FROM employees GROUP BY title",
+    "How many employees are there per job title?": "SELECT title, COUNT(*) FROM employees GROUP BY title",
 }
 
 
