@@ -273,7 +273,10 @@ def test_row_filter_columns_cannot_bind_to_an_outer_query(db: sqlite3.Connection
         ("SELECT nme FROM customers", "unknown column customers.nme; did you mean customers.name?"),
         ("SELECT c.nam FROM customers AS c", "unknown column customers.nam; did you mean customers.name?"),
         ("SELECT year FROM orders", "unknown column orders.year; did you mean orders.order_date?"),
-        ("SELECT total FROM customers", "unknown column customers.total; did you mean orders.total?"),
+        (
+            "SELECT total FROM customers",
+            "unknown column total (customers has no total); total is a column of orders: join that table to use it",
+        ),
         ("SELECT id FROM customer", "unknown table customer; did you mean customers?"),
         (
             "WITH t AS (SELECT id AS ident FROM orders) SELECT t.idnt FROM t",
