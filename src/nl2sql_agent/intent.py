@@ -112,7 +112,7 @@ _OFF_TOPIC_CUES = stems(
     "poem joke weather favourite favorite colour color story song recipe movie film meaning life capital "
     "translate hello hi hey thanks thank bye goodbye feel feeling love weekend advice essay haiku sing "
     "chess football president celebrity horoscope dream yourself name you're poetry limerick rhyme "
-    "bitcoin stock tomorrow forecast tell write compose"
+    "bitcoin stock tomorrow forecast tell write compose should learn"
 )
 # Column words so common that a match says nothing ("what is your name?" is not about a name column).
 _GENERIC = stems("name date type id value code status description title time number note")

@@ -64,7 +64,15 @@ def test_grounded_model_answer_is_kept(make_agent: MakeAgent, sample_db_path: Pa
     assert answer.answer == f"There are {expected} regions."
 
 
-@pytest.mark.parametrize("question", ["What's your favourite colour?", "Write a poem about the sea", "hello there!"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What's your favourite colour?",
+        "Write a poem about the sea",
+        "hello there!",
+        "Should I learn the guitar or the piano?",
+    ],
+)
 def test_off_topic_is_refused_without_sql(make_agent: MakeAgent, question: str) -> None:
     model = FakeChatModel(rules=[FakeRule("SELECT 1", role="sql")], queues={"intent": ["other"]})
     answer = make_agent(model).ask(question)
@@ -214,6 +222,7 @@ def test_off_topic_in_a_thread_is_still_refused(make_agent: MakeAgent) -> None:
         ("What was the change in revenue by region?", "data"),
         ("Please add up the sales by region", "data"),
         ("Show the set of customers who bought twice", "data"),
+        ("Which customers should we call first?", "data"),
     ],
 )
 def test_write_requests_are_told_from_questions_about_writes(question: str, verdict: str) -> None:
@@ -229,11 +238,15 @@ def test_a_query_reading_no_table_is_refused(make_agent: MakeAgent) -> None:
 
 
 def test_swapped_alias_is_repaired_without_another_draft(make_agent: MakeAgent) -> None:
-    model = FakeChatModel(rules=[FakeRule(
-        "SELECT T2.store_name FROM stores AS T1 JOIN sales AS T2 ON T1.store_id = T2.store_id "
-        "GROUP BY T2.store_name ORDER BY COUNT(*) DESC LIMIT 1",
-        role="sql",
-    )])
+    model = FakeChatModel(
+        rules=[
+            FakeRule(
+                "SELECT T2.store_name FROM stores AS T1 JOIN sales AS T2 ON T1.store_id = T2.store_id "
+                "GROUP BY T2.store_name ORDER BY COUNT(*) DESC LIMIT 1",
+                role="sql",
+            )
+        ]
+    )
     answer = make_agent(model, summarize_with_model=False).ask("Which store made the most sales?")
     assert answer.status == "answered" and answer.attempts == 1 and len(answer.rows) == 1
     assert [c["role"] for c in model.calls] == ["sql"]
