@@ -115,16 +115,14 @@ class AgentPredictor:
             usage = usage + answer.usage
             status: PredictionStatus = "refused" if answer.status == "refused" else "answered"
             turns.append(TurnPrediction(status, answer.sql, answer.answer))
-        last = turns[-1] if turns else TurnPrediction("error", error_code=HARNESS_EXCEPTION)
-        return Prediction(
-            status=last.status,
-            sql=last.sql,
-            answer=last.answer,
+        if not turns:
+            turns.append(TurnPrediction("error", error_code=HARNESS_EXCEPTION))
+        return Prediction.from_turns(
+            turns,
             usage=usage,
             seconds=time.monotonic() - started,
-            error_code=last.error_code,
+            multi_turn=item.is_multi_turn,
             error_message=error_message,
-            turns=tuple(turns) if item.is_multi_turn else (),
         )
 
     def close(self) -> None:

@@ -203,14 +203,10 @@ class SqlQueryChainPredictor:
                 sum(meta.get("output_tokens", 0) for meta in usage_callback.usage_metadata.values()),
                 counter.calls,
             )
-        last = turns[-1]
-        return Prediction(
-            status=last.status,
-            sql=last.sql,
-            answer=last.answer,
+        return Prediction.from_turns(
+            turns,
             usage=usage,
             seconds=time.monotonic() - started,
-            error_code=last.error_code,
+            multi_turn=item.is_multi_turn,
             error_message=error_message,
-            turns=tuple(turns) if item.is_multi_turn else (),
         )

@@ -42,6 +42,29 @@ class Prediction:
     turns: tuple[TurnPrediction, ...] = ()
     """One entry per turn for multi-turn items; empty otherwise."""
 
+    @classmethod
+    def from_turns(
+        cls,
+        turns: list[TurnPrediction],
+        *,
+        usage: Usage,
+        seconds: float,
+        multi_turn: bool,
+        error_message: str | None = None,
+    ) -> Prediction:
+        """The item's prediction from its turns: the last turn's outcome, with every turn kept for threads."""
+        last = turns[-1]
+        return cls(
+            status=last.status,
+            sql=last.sql,
+            answer=last.answer,
+            usage=usage,
+            seconds=seconds,
+            error_code=last.error_code,
+            error_message=error_message,
+            turns=tuple(turns) if multi_turn else (),
+        )
+
     def all_turns(self) -> tuple[TurnPrediction, ...]:
         """The per-turn outcomes (a single-turn prediction is its own only turn)."""
         if self.turns:
