@@ -332,7 +332,7 @@ class PostgresKeyStore:
     """Keys in a PostgreSQL table shared by every replica (the production store)."""
 
     def __init__(self, url: str, *, max_connections: int = 4) -> None:
-        self._db = ServicePool(url, what="key store", setup=ensure_key_table, max_size=max_connections)
+        self._db = ServicePool(url, what="key store", table=KEY_TABLE, ddl=KEY_TABLE_DDL, max_size=max_connections)
         self.url = self._db.url
 
     def add(self, record: ApiKeyRecord) -> None:
@@ -390,21 +390,15 @@ class PostgresKeyStore:
         self._db.close()
 
 
-def ensure_key_table(conn: Any) -> None:
-    """Create the key table if missing; an advisory lock keeps replicas starting together from racing."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (KEY_TABLE,))
-        conn.execute(
-            f"""CREATE TABLE IF NOT EXISTS {KEY_TABLE} (
-                key_hash text PRIMARY KEY,
-                key_prefix text NOT NULL,
-                principal_id text NOT NULL,
-                policy jsonb,
-                daily_budget_usd double precision,
-                created_at timestamptz NOT NULL DEFAULT now(),
-                revoked_at timestamptz
-            )"""
-        )
+KEY_TABLE_DDL = f"""CREATE TABLE IF NOT EXISTS {KEY_TABLE} (
+    key_hash text PRIMARY KEY,
+    key_prefix text NOT NULL,
+    principal_id text NOT NULL,
+    policy jsonb,
+    daily_budget_usd double precision,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    revoked_at timestamptz
+)"""
 
 
 def _record(row: Any, *, revoked: bool) -> ApiKeyRecord:

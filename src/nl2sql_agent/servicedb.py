@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,14 +19,17 @@ def psycopg_url(url: str) -> str:
 class ServicePool:
     """A connection pool opened on first use, whose first connection creates the store's table.
 
+    The table is created under an advisory lock named after it, so replicas starting together do not race.
+
     An unreachable or saturated database raises :class:`DatabaseUnavailableError` (a retryable 503),
     never a driver error (a 500).
     """
 
-    def __init__(self, url: str, *, what: str, setup: Callable[[Any], None], max_size: int = 4) -> None:
+    def __init__(self, url: str, *, what: str, table: str, ddl: str, max_size: int = 4) -> None:
         self.url = psycopg_url(url)
         self._what = what
-        self._setup = setup
+        self._table = table
+        self._ddl = ddl
         self._max_size = max_size
         self._pool: Any = None
         self._lock = threading.Lock()
@@ -62,7 +65,9 @@ class ServicePool:
                 )
         with self._pool.connection() as conn:
             if not self._ready:
-                self._setup(conn)
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._table,))
+                    conn.execute(self._ddl)
                 self._ready = True
             yield conn
 

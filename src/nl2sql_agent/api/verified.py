@@ -114,7 +114,7 @@ class PostgresVerifiedStore:
     """Pairs in a PostgreSQL table of the service database."""
 
     def __init__(self, url: str) -> None:
-        self._db = ServicePool(url, what="service database", setup=_create_verified_table, max_size=2)
+        self._db = ServicePool(url, what="service database", table=VERIFIED_TABLE, ddl=VERIFIED_TABLE_DDL, max_size=2)
         self.url = self._db.url
 
     def add(self, principal_id: str, question: str, sql: str, note: str | None) -> VerifiedPair:
@@ -142,20 +142,14 @@ class PostgresVerifiedStore:
         self._db.close()
 
 
-def _create_verified_table(conn: Any) -> None:
-    """Create the pairs table if missing; an advisory lock keeps replicas starting together from racing."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (VERIFIED_TABLE,))
-        conn.execute(
-            f"""CREATE TABLE IF NOT EXISTS {VERIFIED_TABLE} (
-                id bigserial PRIMARY KEY,
-                principal_id text NOT NULL,
-                question text NOT NULL,
-                sql text NOT NULL,
-                note text,
-                created_at timestamptz NOT NULL DEFAULT now()
-            )"""
-        )
+VERIFIED_TABLE_DDL = f"""CREATE TABLE IF NOT EXISTS {VERIFIED_TABLE} (
+    id bigserial PRIMARY KEY,
+    principal_id text NOT NULL,
+    question text NOT NULL,
+    sql text NOT NULL,
+    note text,
+    created_at timestamptz NOT NULL DEFAULT now()
+)"""
 
 
 def _pair(row: Any) -> VerifiedPair:
