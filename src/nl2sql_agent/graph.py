@@ -22,10 +22,6 @@ from nl2sql_agent.nodes import (
     give_up,
     refuse,
     retrieve_schema,
-    route_check,
-    route_draft,
-    route_execute,
-    route_intent,
     summarize_answer,
 )
 from nl2sql_agent.state import AgentState, InputState, OutputState
@@ -71,12 +67,10 @@ def build_graph(
     builder.add_node(refuse)
     builder.add_node(give_up)
 
+    # detect_intent, draft_sql, check_sql and execute_sql route themselves (``Command`` with ``goto``;
+    # their return types name where they may go, which is what draws the dashed edges).
     builder.add_edge(START, "detect_intent")
-    builder.add_conditional_edges("detect_intent", route_intent, ["retrieve_schema", "refuse"])
     builder.add_edge("retrieve_schema", "draft_sql")
-    builder.add_conditional_edges("draft_sql", route_draft, ["check_sql", "draft_sql", "refuse", "give_up"])
-    builder.add_conditional_edges("check_sql", route_check, ["execute_sql", "draft_sql", "refuse", "give_up"])
-    builder.add_conditional_edges("execute_sql", route_execute, ["summarize_answer", "draft_sql", "give_up"])
     builder.add_edge("summarize_answer", END)
     builder.add_edge("refuse", END)
     # A failed turn is not remembered: a follow-up should build on the last answer that worked.

@@ -5,19 +5,26 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
+from langgraph.types import Command
 
 from nl2sql_agent import prompts
 from nl2sql_agent.context import RunContext
 from nl2sql_agent.errors import SQLValidationError, UnsafeSQLError
-from nl2sql_agent.nodes.draft import retry_or_give_up
+from nl2sql_agent.nodes.routing import retry_or_give_up, then
 from nl2sql_agent.safety import ValidatedQuery, validate_sql
 from nl2sql_agent.safety.autofix import requalify_columns
 from nl2sql_agent.state import AgentState
 
+Checked = Command[Literal["execute_sql", "draft_sql", "refuse", "give_up"]]
 
-def check_sql(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+
+def check_sql(state: AgentState, runtime: Runtime[RunContext]) -> Checked:
     """Validate against what this caller may see; the rewritten SQL (limits, filters) is what runs."""
     ctx = runtime.context
+    return then(state, _check(state, ctx), route_check, ctx)
+
+
+def _check(state: AgentState, ctx: RunContext) -> dict[str, Any]:
     draft = state.get("draft") or ""
     try:
         query = _validated(draft, ctx)
@@ -63,12 +70,10 @@ def _rejected(state: AgentState, draft: str, code: str, message: str) -> dict[st
     return {"sql": None, "issues": [issue]}
 
 
-def route_check(
-    state: AgentState, runtime: Runtime[RunContext]
-) -> Literal["execute_sql", "draft_sql", "refuse", "give_up"]:
+def route_check(state: AgentState, ctx: RunContext) -> Literal["execute_sql", "draft_sql", "refuse", "give_up"]:
     """Valid SQL runs; SQL that needs hidden data is refused; an invalid draft goes back while repairs remain."""
     if state.get("sql"):
         return "execute_sql"
     if state.get("intent") in ("not_permitted", "off_topic"):
         return "refuse"
-    return retry_or_give_up(state, runtime)
+    return retry_or_give_up(state, ctx)

@@ -6,12 +6,14 @@ from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
+from langgraph.types import Command
 
 from nl2sql_agent import prompts
 from nl2sql_agent.context import RunContext
 from nl2sql_agent.errors import ErrorCode
 from nl2sql_agent.models.calls import invoke_model
 from nl2sql_agent.nodes.history import render_history
+from nl2sql_agent.nodes.routing import retry_or_give_up, then
 from nl2sql_agent.sqltext import extract_sql
 from nl2sql_agent.state import AgentState
 
@@ -41,9 +43,16 @@ def sql_messages(state: AgentState, ctx: RunContext) -> list[BaseMessage]:
     return messages
 
 
-def draft_sql(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+Drafted = Command[Literal["check_sql", "draft_sql", "refuse", "give_up"]]
+
+
+def draft_sql(state: AgentState, runtime: Runtime[RunContext]) -> Drafted:
     """Ask the SQL model for one statement."""
     ctx = runtime.context
+    return then(state, _draft(state, ctx), route_draft, ctx)
+
+
+def _draft(state: AgentState, ctx: RunContext) -> dict[str, Any]:
     attempt = state.get("attempts", 0) + 1
     reply = invoke_model(ctx.sql_model, sql_messages(state, ctx), role="sql")
     sql, cannot = extract_sql(reply)
@@ -62,17 +71,10 @@ def draft_sql(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]
     return {"attempts": attempt, "draft": sql}
 
 
-def route_draft(
-    state: AgentState, runtime: Runtime[RunContext]
-) -> Literal["check_sql", "draft_sql", "refuse", "give_up"]:
+def route_draft(state: AgentState, ctx: RunContext) -> Literal["check_sql", "draft_sql", "refuse", "give_up"]:
     """A usable draft is checked; no SQL is retried while attempts remain; CANNOT ANSWER is refused."""
     if state.get("intent") == "unanswerable":
         return "refuse"
     if state.get("draft"):
         return "check_sql"
-    return retry_or_give_up(state, runtime)
-
-
-def retry_or_give_up(state: AgentState, runtime: Runtime[RunContext]) -> Literal["draft_sql", "give_up"]:
-    """Another draft while repairs remain (the first draft is not a repair)."""
-    return "draft_sql" if state.get("attempts", 0) <= runtime.context.max_repairs else "give_up"
+    return retry_or_give_up(state, ctx)

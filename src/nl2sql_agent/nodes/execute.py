@@ -5,21 +5,28 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
+from langgraph.types import Command
 
 from nl2sql_agent.context import RunContext
 from nl2sql_agent.db.executor import ReadOnlyExecutor
 from nl2sql_agent.errors import QueryExecutionError, QueryTooExpensiveError
-from nl2sql_agent.nodes.draft import retry_or_give_up
+from nl2sql_agent.nodes.routing import retry_or_give_up, then
 from nl2sql_agent.state import AgentState
 
+Executed = Command[Literal["summarize_answer", "draft_sql", "give_up"]]
 
-def execute_sql(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+
+def execute_sql(state: AgentState, runtime: Runtime[RunContext]) -> Executed:
     """Rows on success; the database's own error message (for the repair loop) on a rejected statement.
 
     Timeouts, an unreachable database and a query over the cost limit raise: another draft of the same
     question would not fix them.
     """
     ctx = runtime.context
+    return then(state, _execute(state, ctx), route_execute, ctx)
+
+
+def _execute(state: AgentState, ctx: RunContext) -> dict[str, Any]:
     sql = state["sql"] or ""
     try:
         check_query_cost(ctx.executor, sql, max_cost=ctx.max_query_cost)
@@ -68,8 +75,6 @@ def check_query_cost(executor: ReadOnlyExecutor, sql: str, *, max_cost: float | 
     return cost
 
 
-def route_execute(
-    state: AgentState, runtime: Runtime[RunContext]
-) -> Literal["summarize_answer", "draft_sql", "give_up"]:
+def route_execute(state: AgentState, ctx: RunContext) -> Literal["summarize_answer", "draft_sql", "give_up"]:
     """Rows go to the answer; a rejected statement goes back to the model while repairs remain."""
-    return "summarize_answer" if state.get("executed") else retry_or_give_up(state, runtime)
+    return "summarize_answer" if state.get("executed") else retry_or_give_up(state, ctx)

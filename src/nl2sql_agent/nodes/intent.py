@@ -6,12 +6,14 @@ from typing import Any, Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
+from langgraph.types import Command
 
 from nl2sql_agent import prompts
 from nl2sql_agent.context import RunContext
 from nl2sql_agent.intent import classify, hidden_names_asked
 from nl2sql_agent.models.calls import invoke_model
 from nl2sql_agent.nodes.history import render_history
+from nl2sql_agent.nodes.routing import then
 from nl2sql_agent.nodes.turn import fresh_turn
 from nl2sql_agent.state import AgentState
 
@@ -23,9 +25,10 @@ def _off_topic_refusal(ctx: RunContext) -> str:
     return prompts.REFUSAL_OFF_TOPIC.format(tables=shown, example=example)
 
 
-def detect_intent(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def detect_intent(state: AgentState, runtime: Runtime[RunContext]) -> Command[Literal["retrieve_schema", "refuse"]]:
     """Start the turn and classify the question; only an unsure cheap check costs a (small) model call."""
-    return {**fresh_turn(state), **_classify_turn(state, runtime.context)}
+    update = {**fresh_turn(state), **_classify_turn(state, runtime.context)}
+    return then(state, update, route_intent, runtime.context)
 
 
 def _classify_turn(state: AgentState, ctx: RunContext) -> dict[str, Any]:
@@ -62,6 +65,6 @@ def _ask_model(state: AgentState, ctx: RunContext) -> Literal["data", "off_topic
     return "off_topic" if "other" in reply.strip().lower()[:20] else "data"
 
 
-def route_intent(state: AgentState) -> Literal["retrieve_schema", "refuse"]:
+def route_intent(state: AgentState, ctx: RunContext) -> Literal["retrieve_schema", "refuse"]:
     """Data questions go on to retrieval; everything else is refused."""
     return "retrieve_schema" if state.get("intent") == "data" else "refuse"
