@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import sqlite3
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
@@ -84,7 +85,10 @@ class Agent:
         self._graph = build_graph(checkpointer=checkpointer, retry_policy=retry)
         # Questions without a thread keep nothing, so they run on a graph without memory.
         self._stateless = build_graph(retry_policy=retry)
-        self._closers: list[Any] = []
+        # Async runs go to a pool of reused threads: starting a thread per run cost more than a tenth
+        # of the agent's own overhead. Threads start only as concurrent runs need them.
+        self._runs = ThreadPoolExecutor(max_workers=settings.max_concurrent_runs, thread_name_prefix="nl2sql-run")
+        self._closers: list[Any] = [lambda: self._runs.shutdown(wait=False, cancel_futures=True)]
         self._contexts = lru_cache(maxsize=64)(self._make_context)
 
     @classmethod
@@ -232,7 +236,9 @@ class Agent:
         evidence: str | None = None,
     ) -> Answer:
         """:meth:`ask` without blocking the event loop (the graph runs in a worker thread)."""
-        return await asyncio.to_thread(self.ask, question, thread_id=thread_id, policy=policy, evidence=evidence)
+        loop = asyncio.get_running_loop()
+        run = functools.partial(self.ask, question, thread_id=thread_id, policy=policy, evidence=evidence)
+        return await loop.run_in_executor(self._runs, run)
 
     async def astream(
         self,
@@ -255,7 +261,7 @@ class Agent:
             else:
                 loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
 
-        threading.Thread(target=produce, name="nl2sql-run", daemon=True).start()
+        self._runs.submit(produce)
         while True:
             kind, payload = await queue.get()
             if kind == "item":

