@@ -142,7 +142,7 @@ class Agent:
             db_catalog=self.catalog,
             policy=policy,
             today=today,
-            vocabulary=frozenset(schema_vocabulary(catalog)),
+            vocabulary=schema_vocabulary(catalog),
             max_repairs=self.settings.max_repairs,
             max_tables=self.settings.max_tables,
             whole_schema=whole_schema(catalog, budget_chars=self.settings.schema_budget_chars),

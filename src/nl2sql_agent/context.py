@@ -9,6 +9,7 @@ from langchain_core.language_models import BaseChatModel
 
 from nl2sql_agent.db.executor import ReadOnlyExecutor
 from nl2sql_agent.db.types import SchemaCatalog
+from nl2sql_agent.intent import Vocabulary
 from nl2sql_agent.safety import SqlPolicy
 
 
@@ -27,7 +28,7 @@ class RunContext:
     """The whole database catalog: the validator applies ``policy`` to it, to tell "hidden" from "unknown"."""
     policy: SqlPolicy
     today: dt.date
-    vocabulary: frozenset[str] = frozenset()
+    vocabulary: Vocabulary = Vocabulary()
     """Stemmed schema words for the cheap intent check (computed once per catalog)."""
     max_repairs: int = 2
     max_tables: int = 6

@@ -6,10 +6,11 @@ Only when these checks are unsure does ``detect_intent`` spend a model call.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Literal
 
 from nl2sql_agent.db.types import SchemaCatalog
-from nl2sql_agent.lexicon import stem, stems, stems_of, words
+from nl2sql_agent.lexicon import FUNCTION_WORDS, stem, stems, stems_of, words
 
 Verdict = Literal["data", "off_topic", "write_request", "injection", "unsure"]
 
@@ -139,6 +140,11 @@ _OFF_TOPIC_CUES = stems(
     "chess football president celebrity horoscope dream yourself name you're poetry limerick rhyme "
     "bitcoin stock tomorrow forecast tell write compose should learn"
 )
+# Column words that are also how people phrase any question ("the first president", "the highest mountain").
+_WEAK_NAMES = stems(
+    "first last top bottom total sum count number average avg mean median max min maximum minimum highest "
+    "lowest latest earliest most least per each all any new old"
+)
 # Column words so common that a match says nothing ("what is your name?" is not about a name column).
 _GENERIC = stems("name date type id value code status description title time number note")
 _FOLLOW_UP_STARTS = {
@@ -164,15 +170,40 @@ _FOLLOW_UP_STARTS = {
 }
 
 
-def schema_vocabulary(catalog: SchemaCatalog) -> set[str]:
-    """Stemmed words of table and column names and sample values: what a data question tends to mention."""
-    vocab: set[str] = set()
+@dataclass(frozen=True)
+class Vocabulary:
+    """Stemmed schema words: ``names`` of tables and columns, ``values`` from comments and sample values.
+
+    A question that names a table or column is about the data; one that only shares words with sample
+    values ("United States", "North") may just as well be general knowledge.
+    """
+
+    names: frozenset[str] = frozenset()
+    values: frozenset[str] = frozenset()
+
+    @property
+    def all(self) -> frozenset[str]:
+        """Every schema word."""
+        return self.names | self.values
+
+
+_SAMPLE_WORDS = 4
+"""Sample values longer than this many words (titles, free text) add no words: they name no concept."""
+
+
+def schema_vocabulary(catalog: SchemaCatalog) -> Vocabulary:
+    """What a data question tends to mention: the schema's names, its comments and short sample values."""
+    names: set[str] = set()
+    values: set[str] = set()
     for table in catalog.tables.values():
-        vocab |= stems(table.name)
+        names |= stems(table.name)
+        values |= stems(table.comment or "")
         for column in table.columns:
-            vocab |= stems(column.name)
-            vocab |= stems_of(column.samples)
-    return vocab - {"id"}
+            names |= stems(column.name)
+            values |= stems(column.comment or "")
+            values |= stems_of(v for v in column.samples if len(v.split()) <= _SAMPLE_WORDS)
+    names -= FUNCTION_WORDS | {"id"}
+    return Vocabulary(frozenset(names), frozenset(values - FUNCTION_WORDS - names))
 
 
 def _has_phrase(tokens: list[str], phrase: tuple[str, ...]) -> bool:
@@ -180,8 +211,13 @@ def _has_phrase(tokens: list[str], phrase: tuple[str, ...]) -> bool:
     return all(stem(word) in stemmed for word in phrase) if len(phrase) > 1 else stem(phrase[0]) in stemmed
 
 
-def classify(question: str, vocabulary: Collection[str], *, has_history: bool) -> Verdict:
-    """A verdict from words alone; ``unsure`` means ask the model."""
+def classify(question: str, vocabulary: Vocabulary | Collection[str], *, has_history: bool) -> Verdict:
+    """A verdict from words alone; ``unsure`` means ask the model.
+
+    ``vocabulary`` may be a plain collection of stemmed schema names.
+    """
+    if not isinstance(vocabulary, Vocabulary):
+        vocabulary = Vocabulary(names=frozenset(vocabulary))
     tokens = words(question)
     if not tokens:
         return "off_topic"
@@ -194,9 +230,10 @@ def classify(question: str, vocabulary: Collection[str], *, has_history: bool) -
     if any(word in _WRITE_VERBS and following in _WRITE_OBJECTS for word, following in pairs):
         return "write_request"
     asked = {stem(t) for t in tokens}
-    overlap = (asked & set(vocabulary)) - _GENERIC
-    if overlap and (asked & _DATA_CUES or len(overlap) >= 2 or question.rstrip().endswith("?")):
+    named = (asked & vocabulary.names) - _GENERIC - _WEAK_NAMES - FUNCTION_WORDS
+    if named and (asked & _DATA_CUES or len(named) >= 2 or question.rstrip().endswith("?")):
         return "data"
+    overlap = named | ((asked & vocabulary.values) - FUNCTION_WORDS - _DATA_CUES)
     # Off-topic cues win over "short, so probably a follow-up": "tell me a joke" stays a joke in a thread.
     if asked & _OFF_TOPIC_CUES and not overlap:
         return "off_topic"

@@ -7,6 +7,13 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 _WORD = re.compile(r"[a-z0-9]+")
+FUNCTION_WORDS = frozenset(
+    "a an the of in on at to for from by with and or but nor is are was were be been being do does did has have "
+    "had it its this that these those there their our we you your i me my he she they them his her as if than so "
+    "not no can could would should will shall may might must s t into onto about over under up out what who whom "
+    "whose which where when why how like".split()
+)
+"""Words that say nothing about a schema: matching one (a sample title's "the") is no evidence."""
 _IRREGULAR = {"people": "person", "children": "child", "men": "man", "women": "woman", "data": "data"}
 
 

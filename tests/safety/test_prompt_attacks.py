@@ -468,7 +468,8 @@ def test_cost_gate_is_postgres_only(tmp_path: Path) -> None:
             base = agent.context()
         context = dataclasses.replace(base, max_query_cost=1e-9)
         state = cast(AgentState, {"question": "q", "sql": "SELECT COUNT(*) AS n FROM orders"})
-        update = execute_sql(state, Runtime(context=context))
-        assert update["executed"] and update["rows"] == [[4]]
+        command = execute_sql(state, Runtime(context=context))
+        assert command.goto == "summarize_answer"
+        assert command.update["executed"] and command.update["rows"] == [[4]]
     finally:
         engine.dispose()

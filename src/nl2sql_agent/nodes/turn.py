@@ -10,10 +10,12 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from nl2sql_agent import prompts
 from nl2sql_agent.context import RunContext
 from nl2sql_agent.errors import ErrorCode
 from nl2sql_agent.questions import clean_question
 from nl2sql_agent.state import AgentState, TurnRecord
+from nl2sql_agent.unanswerable import missing_concepts
 
 KEPT_TURNS = 6
 """Turns kept verbatim in memory; older ones are condensed into ``summary``."""
@@ -52,7 +54,25 @@ def refuse(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 
 
 def give_up(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """End the turn after the repair loop ran out: the last issue becomes the run's error."""
+    """End the turn after the repair loop ran out: the last issue becomes the run's error, unless the drafts
+    kept asking for something the database does not hold, which is said as a refusal."""
+    ctx = runtime.context
+    missing: dict[str, None] = {}
+    for failed in state.get("issues") or []:
+        found = missing_concepts(
+            failed["sql"], state["question"], catalog=ctx.catalog, vocabulary=ctx.vocabulary, dialect=ctx.dialect
+        )
+        missing.update(dict.fromkeys(found))
+    if missing:
+        reason = f"it holds no data on {', '.join(missing)}."
+        answer = prompts.REFUSAL_UNANSWERABLE.format(reason=reason)
+        return {
+            "status": "refused",
+            "intent": "unanswerable",
+            "answer": answer,
+            "sql": None,
+            **remembered(state, answer, sql=None, status="refused"),
+        }
     issue = (state.get("issues") or [None])[-1]
     if issue is None:
         error = {"code": str(ErrorCode.MODEL_OUTPUT), "message": "no SQL could be produced", "details": {}}

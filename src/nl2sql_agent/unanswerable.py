@@ -1,0 +1,46 @@
+"""Telling "the database holds no such thing" from "the model wrote a bad query", on the AST.
+
+When the repair loop gives up on a query that kept reading a column or table the schema lacks, and the
+question itself asks for that thing in words the schema never uses ("the river's current *speed*",
+"our *followers* on Twitter"), the honest answer is that the data is not there, not an error.
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+
+from nl2sql_agent.db.types import SchemaCatalog
+from nl2sql_agent.intent import Vocabulary
+from nl2sql_agent.lexicon import FUNCTION_WORDS, stems
+
+
+def missing_concepts(
+    sql: str | None, question: str, *, catalog: SchemaCatalog, vocabulary: Vocabulary, dialect: str
+) -> list[str]:
+    """Names ``sql`` reads that the schema lacks, asked for in words the schema does not know.
+
+    Example: on a schema with ``river(river_name, length)``, ``SELECT river_name FROM river ORDER BY speed``
+    for "Which river has the fastest current speed?" gives ``["speed"]``.
+    """
+    if not sql:
+        return []
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.errors.SqlglotError:
+        return []
+    tables = {t.name.lower() for t in catalog.tables.values()}
+    columns = {c.name.lower() for t in catalog.tables.values() for c in t.columns}
+    # Names the query defines itself: CTEs, table aliases and output aliases are not schema names.
+    defined = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    defined |= {alias.alias.lower() for alias in tree.find_all(exp.Alias, exp.TableAlias) if alias.alias}
+    unknown = [t.name for t in tree.find_all(exp.Table) if t.name.lower() not in tables | defined]
+    unknown += [c.name for c in tree.find_all(exp.Column) if c.name.lower() not in columns | defined]
+    asked = stems(question) - FUNCTION_WORDS
+    known = vocabulary.all
+    missing: list[str] = []
+    for name in dict.fromkeys(unknown):
+        from_question = (stems(name) - FUNCTION_WORDS) & asked
+        if from_question and not from_question & known:
+            missing.append(name)
+    return missing

@@ -1,0 +1,104 @@
+"""Questions the database cannot answer: told apart by words first, and by the drafts' unknown names last."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from nl2sql_agent import Agent, SQLValidationError
+from nl2sql_agent.db.types import ColumnInfo, SchemaCatalog, TableInfo
+from nl2sql_agent.intent import Vocabulary, classify, schema_vocabulary
+from nl2sql_agent.models.fake import FakeChatModel
+from nl2sql_agent.unanswerable import missing_concepts
+
+MakeAgent = Callable[..., Agent]
+
+GEOGRAPHY = SchemaCatalog(
+    dialect="sqlite",
+    tables={
+        "river": TableInfo(
+            name="river",
+            columns=(
+                ColumnInfo(name="river_name", type="TEXT", samples=("Nile", "Amazon")),
+                ColumnInfo(name="length", type="INTEGER"),
+                ColumnInfo(name="country_name", type="TEXT", samples=("United States", "Egypt")),
+            ),
+        ),
+        "book": TableInfo(
+            name="book",
+            columns=(ColumnInfo(name="title", type="TEXT", samples=("The Art of War and the Meaning of It All",)),),
+        ),
+    },
+)
+
+
+def test_vocabulary_keeps_names_apart_from_sample_words() -> None:
+    vocabulary = schema_vocabulary(GEOGRAPHY)
+    assert {"river", "length", "country", "book"} <= vocabulary.names
+    assert {"nile", "egypt", "united"} <= vocabulary.values
+    # Function words and the words of long free-text samples (a book title) are no evidence of anything.
+    assert not {"the", "of", "and"} & vocabulary.all
+    assert "meaning" not in vocabulary.all
+
+
+@pytest.mark.parametrize(
+    ("question", "verdict"),
+    [
+        ("Which river is the longest?", "data"),
+        ("How many rivers are in each country?", "data"),
+        # Shares only sample words ("United States") or a weak column word ("first"): the model decides.
+        ("Who was the first president of the United States?", "unsure"),
+        ("What is dark matter and what evidence supports its existence?", "unsure"),
+        ("What is the meaning of life?", "off_topic"),
+    ],
+)
+def test_only_schema_names_make_a_question_about_the_data(question: str, verdict: str) -> None:
+    assert classify(question, schema_vocabulary(GEOGRAPHY), has_history=False) == verdict
+
+
+def test_a_plain_set_of_names_still_works_as_the_vocabulary() -> None:
+    assert classify("Which river is the longest?", {"river"}, has_history=False) == "data"
+    assert classify("Which river is the longest?", Vocabulary(values=frozenset({"river"})), has_history=False) != (
+        "data"
+    )
+
+
+@pytest.mark.parametrize(
+    ("sql", "question", "missing"),
+    [
+        (
+            "SELECT river_name FROM river ORDER BY speed DESC LIMIT 1",
+            "Which river has the fastest current speed?",
+            ["speed"],
+        ),
+        ("SELECT name FROM twitter_followers", "How many followers do we have on Twitter?", ["twitter_followers"]),
+        # An unknown name the question never asked for is a plain mistake, for the repair loop.
+        ("SELECT river_nme FROM river", "Which river has the fastest current speed?", []),
+        # A name the schema knows in other words, and the query's own aliases, are not missing.
+        ("SELECT r.river_name AS speedy FROM river AS r ORDER BY speedy", "the speedy river?", []),
+        ("SELECT nile FROM river", "Is the Nile long?", []),
+        ("SELECT FROM WHERE", "speed?", []),
+    ],
+)
+def test_missing_concepts_are_unknown_names_the_question_asked_for(sql: str, question: str, missing: list[str]) -> None:
+    vocabulary = schema_vocabulary(GEOGRAPHY)
+    assert missing_concepts(sql, question, catalog=GEOGRAPHY, vocabulary=vocabulary, dialect="sqlite") == missing
+
+
+def test_drafts_that_keep_reading_what_the_schema_lacks_end_in_a_refusal(make_agent: MakeAgent) -> None:
+    draft = "SELECT store_name FROM stores ORDER BY parking_spaces DESC LIMIT 1"
+    model = FakeChatModel(queues={"sql": [draft] * 3})
+    agent = make_agent(model, summarize_with_model=False)
+    answer = agent.ask("Which store has the most parking spaces?", thread_id="parking")
+    assert answer.status == "refused" and answer.sql is None and answer.rows == ()
+    assert "no data on parking_spaces" in answer.answer
+    assert answer.attempts == 3
+    # The refusal is remembered like any other turn.
+    assert [t.status for t in agent.history("parking")] == ["refused"]
+
+
+def test_drafts_with_a_plain_typo_still_fail_as_errors(make_agent: MakeAgent) -> None:
+    model = FakeChatModel(queues={"sql": ["SELECT store_nme FROM stores"] * 3})
+    with pytest.raises(SQLValidationError):
+        make_agent(model, summarize_with_model=False).ask("Which store opened first?")
