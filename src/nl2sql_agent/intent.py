@@ -132,13 +132,19 @@ _DATA_CUES = stems(
     "how many much count number total sum average avg mean median top bottom list show which what who when "
     "where highest lowest most least largest smallest max min maximum minimum per by each between trend compare "
     "ratio percent percentage share rank ranking distinct unique latest earliest first last growth month year "
-    "quarter week day daily monthly yearly revenue sales"
+    "quarter week day daily monthly yearly revenue sales find give return provide identify name describe state "
+    "display get fetch retrieve calculate compute tallest heaviest oldest youngest biggest"
 )
 _OFF_TOPIC_CUES = stems(
     "poem joke weather favourite favorite colour color story song recipe movie film meaning life capital "
     "translate hello hi hey thanks thank bye goodbye feel feeling love weekend advice essay haiku sing "
     "chess football president celebrity horoscope dream yourself name you're poetry limerick rhyme "
     "bitcoin stock tomorrow forecast tell write compose should learn"
+)
+# Cues that a sentence asks for numbers or lists ("what", "which" alone start trivia questions too).
+_STRONG_CUES = stems(
+    "how many much count number total sum average avg mean median top bottom list per by each between ratio "
+    "percent percentage share rank ranking distinct unique growth monthly yearly daily revenue"
 )
 # Column words that are also how people phrase any question ("the first president", "the highest mountain").
 _WEAK_NAMES = stems(
@@ -180,6 +186,9 @@ class Vocabulary:
 
     names: frozenset[str] = frozenset()
     values: frozenset[str] = frozenset()
+    phrases: frozenset[frozenset[str]] = frozenset()
+    """Column names of several words ("first_name", "unit_price"): all of them asked is a strong match,
+    even when each word alone is too common to count."""
 
     @property
     def all(self) -> frozenset[str]:
@@ -195,15 +204,18 @@ def schema_vocabulary(catalog: SchemaCatalog) -> Vocabulary:
     """What a data question tends to mention: the schema's names, its comments and short sample values."""
     names: set[str] = set()
     values: set[str] = set()
+    phrases: set[frozenset[str]] = set()
     for table in catalog.tables.values():
         names |= stems(table.name)
         values |= stems(table.comment or "")
         for column in table.columns:
             names |= stems(column.name)
+            if len(stems(column.name) - {"id"}) >= 2:
+                phrases.add(stems(column.name) - {"id"})
             values |= stems(column.comment or "")
             values |= stems_of(v for v in column.samples if len(v.split()) <= _SAMPLE_WORDS)
     names -= FUNCTION_WORDS | {"id"}
-    return Vocabulary(frozenset(names), frozenset(values - FUNCTION_WORDS - names))
+    return Vocabulary(frozenset(names), frozenset(values - FUNCTION_WORDS - names), frozenset(phrases))
 
 
 def _has_phrase(tokens: list[str], phrase: tuple[str, ...]) -> bool:
@@ -231,12 +243,17 @@ def classify(question: str, vocabulary: Vocabulary | Collection[str], *, has_his
         return "write_request"
     asked = {stem(t) for t in tokens}
     named = (asked & vocabulary.names) - _GENERIC - _WEAK_NAMES - FUNCTION_WORDS
+    named |= {" ".join(sorted(phrase)) for phrase in vocabulary.phrases if phrase <= asked}
     if named and (asked & _DATA_CUES or len(named) >= 2 or question.rstrip().endswith("?")):
         return "data"
-    overlap = named | ((asked & vocabulary.values) - FUNCTION_WORDS - _DATA_CUES)
+    overlap = named | ((asked & vocabulary.values) - FUNCTION_WORDS - _WEAK_NAMES)
     # Off-topic cues win over "short, so probably a follow-up": "tell me a joke" stays a joke in a thread.
-    if asked & _OFF_TOPIC_CUES and not overlap:
+    if asked & _OFF_TOPIC_CUES and not named:
         return "off_topic"
+    # Words the schema uses only in comments and sample values ("revenue", "Marvel Comics") count when the
+    # question is asked like a data question; without a cue they could be general knowledge.
+    if overlap and asked & _STRONG_CUES:
+        return "data"
     if has_history and (tokens[0] in _FOLLOW_UP_STARTS or len(tokens) <= 6):
         return "data"
     return "unsure"

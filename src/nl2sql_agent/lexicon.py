@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 _WORD = re.compile(r"[a-z0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 FUNCTION_WORDS = frozenset(
     "a an the of in on at to for from by with and or but nor is are was were be been being do does did has have "
     "had it its this that these those there their our we you your i me my he she they them his her as if than so "
@@ -25,14 +26,16 @@ def stem(word: str) -> str:
     for suffix, replacement in (("ies", "y"), ("sses", "ss"), ("ches", "ch"), ("shes", "sh"), ("xes", "x")):
         if word.endswith(suffix) and len(word) > len(suffix) + 1:
             return word[: -len(suffix)] + replacement
+    if word.endswith("oes") and len(word) > 6:  # superheroes, tomatoes (but not shoes, canoes)
+        return word[:-2]
     if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
         return word[:-1]
     return word
 
 
 def words(text: str) -> list[str]:
-    """Lower-case alphanumeric words of ``text``, identifiers split on ``_``."""
-    return _WORD.findall(text.lower().replace("_", " "))
+    """Lower-case alphanumeric words of ``text``, identifiers split on ``_`` and camelCase (``sbTxCustId``)."""
+    return _WORD.findall(_CAMEL.sub(" ", text).lower().replace("_", " "))
 
 
 @lru_cache(maxsize=65536)

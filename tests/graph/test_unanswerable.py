@@ -47,8 +47,12 @@ def test_vocabulary_keeps_names_apart_from_sample_words() -> None:
     [
         ("Which river is the longest?", "data"),
         ("How many rivers are in each country?", "data"),
-        # Shares only sample words ("United States") or a weak column word ("first"): the model decides.
-        ("Who was the first president of the United States?", "unsure"),
+        # Shares only sample words or a weak column word ("first"): general knowledge, or the model decides.
+        ("Who was the first president of the United States?", "off_topic"),
+        ("Is the Nile in Egypt?", "unsure"),
+        # Sample words asked like a data question do count, and so do multi-word column names.
+        ("How many rows mention Egypt?", "data"),
+        ("Give the river name of the longest one", "data"),
         ("What is dark matter and what evidence supports its existence?", "unsure"),
         ("What is the meaning of life?", "off_topic"),
     ],
