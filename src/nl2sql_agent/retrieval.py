@@ -74,6 +74,21 @@ def _quote_sample(value: str) -> str:
     return f"'{clean}'"
 
 
+def _shown_samples(samples: tuple[str, ...], *, is_key: bool) -> tuple[str, ...]:
+    """The samples worth their tokens: none for keys (opaque ids), one that shows the format of dates and
+    free text, up to three of short categorical values ("Closed", "Open", "Planning")."""
+    if is_key or not samples:
+        return ()
+    if any(len(s) > 24 or _looks_like_date(s) for s in samples):
+        return samples[:1]
+    return samples[:3]
+
+
+def _looks_like_date(value: str) -> bool:
+    head = value[:10]
+    return len(head) >= 8 and head[:4].isdigit() and head[4:5] in "-/"
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:200]
 
@@ -89,8 +104,9 @@ def render_table(table: TableInfo) -> str:
         if fk is not None:
             definition += f" REFERENCES {fk.ref_table}({', '.join(fk.ref_columns)})"
         notes = [_one_line(column.comment)] if column.comment else []
-        if column.samples:
-            notes.append("e.g. " + ", ".join(_quote_sample(s) for s in column.samples))
+        shown = _shown_samples(column.samples, is_key=column.primary_key or fk is not None)
+        if shown:
+            notes.append("e.g. " + ", ".join(_quote_sample(s) for s in shown))
         entries.append((definition, f" -- {'; '.join(notes)}" if notes else ""))
     lines = [d + ("," if i < len(entries) - 1 else "") + note for i, (d, note) in enumerate(entries)]
     lines += [
