@@ -139,7 +139,7 @@ _OFF_TOPIC_CUES = stems(
     "poem joke weather favourite favorite colour color story song recipe movie film meaning life capital "
     "translate hello hi hey thanks thank bye goodbye feel feeling love weekend advice essay haiku sing "
     "chess football president celebrity horoscope dream yourself name you're poetry limerick rhyme "
-    "bitcoin stock tomorrow forecast tell write compose should learn"
+    "bitcoin stock tomorrow forecast tell write compose should learn explain theory"
 )
 # Cues that a sentence asks for numbers or lists ("what", "which" alone start trivia questions too).
 _STRONG_CUES = stems(
