@@ -283,6 +283,10 @@ def test_row_filter_columns_cannot_bind_to_an_outer_query(db: sqlite3.Connection
             "unknown column t.idnt; did you mean t.ident?",
         ),
         ("SELECT YEAR(order_date) FROM orders", "function YEAR does not exist in SQLite; use strftime('%Y', col)"),
+        (
+            "SELECT id FROM orders WHERE order_date > date('now') - INTERVAL '30' DAY",
+            "INTERVAL does not exist in SQLite; use date(col, '-30 days') or datetime(col, '+2 hours')",
+        ),
     ],
 )
 def test_did_you_mean_hints(sql: str, issue: str) -> None:
