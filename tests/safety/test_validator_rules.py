@@ -278,6 +278,11 @@ def test_row_filter_columns_cannot_bind_to_an_outer_query(db: sqlite3.Connection
             "unknown column total (customers has no total); total is a column of orders: join that table to use it",
         ),
         ("SELECT id FROM customer", "unknown table customer; did you mean customers?"),
+        # A guess made of two real columns' words names both.
+        (
+            "SELECT order_total FROM orders",
+            "unknown column orders.order_total; did you mean orders.total or orders.order_date?",
+        ),
         (
             "WITH t AS (SELECT id AS ident FROM orders) SELECT t.idnt FROM t",
             "unknown column t.idnt; did you mean t.ident?",

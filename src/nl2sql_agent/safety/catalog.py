@@ -63,12 +63,13 @@ class PermittedCatalog:
     """True when some permitted table lives outside the default schema (schemas are then 2-level)."""
 
     def column_hint(self, table_key: str, column: str) -> str | None:
-        """The closest readable column of ``table_key`` to ``column``, as ``table.column``."""
+        """The closest readable column of ``table_key`` to ``column``, as ``table.column``; two when they are
+        about as close ("population_density": ``state.population or state.density``)."""
         table = self.tables.get(table_key)
         readable = sorted(self.permitted.get(table_key, frozenset()))
-        best = difflib.get_close_matches(column.lower(), readable, n=1, cutoff=0.5)
+        best = _close_matches(column.lower(), readable)
         if table is not None and best:
-            return f"{table.key}.{best[0]}"
+            return " or ".join(f"{table.key}.{name}" for name in best)
         # A model often guesses a column that lives in another table it has seen: point there.
         elsewhere = [key for key, cols in self.permitted.items() if column.lower() in cols]
         if elsewhere:
@@ -182,3 +183,18 @@ def permitted_catalog(catalog: CatalogLike, dialect: str, policy: SqlPolicy) -> 
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return built
+
+
+def _close_matches(name: str, options: list[str]) -> list[str]:
+    """The option closest to ``name`` (ratio >= 0.5), and a runner-up when it is nearly as close.
+
+    An option whose words are all words of ``name`` ("density" in "population_density") counts as close.
+    """
+    words = set(name.split("_"))
+    scored = []
+    for option in options:
+        matcher = difflib.SequenceMatcher(None, name, option)
+        if matcher.real_quick_ratio() >= 0.5 and matcher.quick_ratio() >= 0.5 and (ratio := matcher.ratio()) >= 0.5:
+            scored.append((ratio + (0.2 if set(option.split("_")) <= words else 0.0), option))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return [option for ratio, option in scored[:2] if ratio >= scored[0][0] - 0.2]
