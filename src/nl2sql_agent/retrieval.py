@@ -75,13 +75,20 @@ def _quote_sample(value: str) -> str:
 
 
 def _shown_samples(samples: tuple[str, ...], *, is_key: bool) -> tuple[str, ...]:
-    """The samples worth their tokens: none for keys (opaque ids), one that shows the format of dates and
-    free text, up to three of short categorical values ("Closed", "Open", "Planning")."""
-    if is_key or not samples:
+    """The samples worth their tokens: none for opaque keys ('rec0QmEc3cSQFQ6V2'), one that shows the
+    format of dates and free text, up to three of short values ('LAX', 'Closed', 'Open')."""
+    if not samples or (is_key and all(_looks_opaque(s) for s in samples)):
         return ()
     if any(len(s) > 24 or _looks_like_date(s) for s in samples):
         return samples[:1]
     return samples[:3]
+
+
+def _looks_opaque(value: str) -> bool:
+    """A generated identifier: digits only, or a long token mixing letters and digits."""
+    if value.isdigit():
+        return True
+    return len(value) >= 10 and " " not in value and any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
 
 
 def _looks_like_date(value: str) -> bool:
