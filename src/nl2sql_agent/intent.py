@@ -209,9 +209,10 @@ def schema_vocabulary(catalog: SchemaCatalog) -> Vocabulary:
         names |= stems(table.name)
         values |= stems(table.comment or "")
         for column in table.columns:
-            names |= stems(column.name)
-            if len(stems(column.name) - {"id"}) >= 2:
-                phrases.add(stems(column.name) - {"id"})
+            words = stems(column.name)
+            names |= words
+            if len(words - {"id"}) >= 2:
+                phrases.add(words - {"id"})
             values |= stems(column.comment or "")
             values |= stems_of(v for v in column.samples if len(v.split()) <= _SAMPLE_WORDS)
     names -= FUNCTION_WORDS | {"id"}

@@ -1,8 +1,11 @@
-"""Pulling the SQL statement (or a refusal) out of a model's reply."""
+"""Pulling the SQL statement (or a refusal) out of a model's reply, and reading one for a look at its names."""
 
 from __future__ import annotations
 
 import re
+
+import sqlglot
+from sqlglot import exp
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z]*)[ \t]*\n?(.*?)```", re.DOTALL)
 _CANNOT = re.compile(r"^\s*CANNOT ANSWER\s*:?\s*(.*)$", re.IGNORECASE | re.MULTILINE)
@@ -27,3 +30,17 @@ def extract_sql(reply: str) -> tuple[str | None, str | None]:
         sql = reply[start.start() :].strip()
     sql = sql.strip().rstrip(";").strip()
     return (sql or None), None
+
+
+def parse_or_none(sql: str | None, dialect: str) -> exp.Expr | None:
+    """``sql``'s syntax tree, or ``None`` when there is no SQL or it does not parse.
+
+    For code that only looks at a query's names (which tables a past answer read, which names a failed
+    draft invented); validation proper raises its own precise errors instead.
+    """
+    if not sql:
+        return None
+    try:
+        return sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.errors.SqlglotError:
+        return None

@@ -7,12 +7,12 @@ question itself asks for that thing in words the schema never uses ("the river's
 
 from __future__ import annotations
 
-import sqlglot
 from sqlglot import exp
 
 from nl2sql_agent.db.types import SchemaCatalog
 from nl2sql_agent.intent import Vocabulary
 from nl2sql_agent.lexicon import FUNCTION_WORDS, stems
+from nl2sql_agent.sqltext import parse_or_none
 
 
 def missing_concepts(
@@ -23,19 +23,16 @@ def missing_concepts(
     Example: on a schema with ``river(river_name, length)``, ``SELECT river_name FROM river ORDER BY speed``
     for "Which river has the fastest current speed?" gives ``["speed"]``.
     """
-    if not sql:
+    tree = parse_or_none(sql, dialect)
+    if tree is None:
         return []
-    try:
-        tree = sqlglot.parse_one(sql, read=dialect)
-    except sqlglot.errors.SqlglotError:
-        return []
-    tables = {t.name.lower() for t in catalog.tables.values()}
-    columns = {c.name.lower() for t in catalog.tables.values() for c in t.columns}
     # Names the query defines itself: CTEs, table aliases and output aliases are not schema names.
     defined = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     defined |= {alias.alias.lower() for alias in tree.find_all(exp.Alias, exp.TableAlias) if alias.alias}
-    unknown = [t.name for t in tree.find_all(exp.Table) if t.name.lower() not in tables | defined]
-    unknown += [c.name for c in tree.find_all(exp.Column) if c.name.lower() not in columns | defined]
+    tables = defined | {t.name.lower() for t in catalog.tables.values()}
+    columns = defined | {c.name.lower() for t in catalog.tables.values() for c in t.columns}
+    unknown = [t.name for t in tree.find_all(exp.Table) if t.name.lower() not in tables]
+    unknown += [c.name for c in tree.find_all(exp.Column) if c.name.lower() not in columns]
     asked = stems(question) - FUNCTION_WORDS
     known = vocabulary.all
     missing: list[str] = []

@@ -52,7 +52,8 @@ def test_hidden_column_in_a_filter_or_subquery_is_refused(make_agent: MakeAgent)
     model = FakeChatModel(
         rules=[
             FakeRule(
-                "SELECT COUNT(*) FROM employees WHERE employee_id IN (SELECT employee_id FROM employees WHERE salary > 90000)",
+                "SELECT COUNT(*) FROM employees "
+                "WHERE employee_id IN (SELECT employee_id FROM employees WHERE salary > 90000)",
                 role="sql",
             )
         ]

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlglot
 from langgraph.runtime import Runtime
 from sqlglot import exp
 
 from nl2sql_agent.context import RunContext
 from nl2sql_agent.retrieval import render_schema, select_tables
+from nl2sql_agent.sqltext import parse_or_none
 from nl2sql_agent.state import AgentState
 
 
 def _tables_in(sql: str | None, dialect: str) -> list[str]:
-    if not sql:
-        return []
-    try:
-        tree = sqlglot.parse_one(sql, read=dialect)
-    except sqlglot.errors.SqlglotError:
+    tree = parse_or_none(sql, dialect)
+    if tree is None:
         return []
     return sorted({t.name.lower() for t in tree.find_all(exp.Table)})
 
