@@ -12,7 +12,7 @@ from nl2sql_agent.context import RunContext
 from nl2sql_agent.errors import SQLValidationError, UnsafeSQLError
 from nl2sql_agent.nodes.routing import retry_or_give_up, then
 from nl2sql_agent.safety import ValidatedQuery, validate_sql
-from nl2sql_agent.safety.autofix import requalify_columns
+from nl2sql_agent.safety.autofix import autofix
 from nl2sql_agent.state import AgentState
 
 Checked = Command[Literal["execute_sql", "draft_sql", "refuse", "give_up"]]
@@ -45,11 +45,12 @@ def _check(state: AgentState, ctx: RunContext) -> dict[str, Any]:
 
 
 def _validated(draft: str, ctx: RunContext) -> ValidatedQuery:
-    """The validated draft; a draft whose only fault is a swapped table alias is fixed, not sent back."""
+    """The validated draft; a draft whose only faults have one fix (a swapped alias, a misspelt column, a
+    missing join along the one key) is fixed, not sent back."""
     try:
         return validate_sql(draft, dialect=ctx.dialect, catalog=ctx.db_catalog, policy=ctx.policy)
     except SQLValidationError:
-        fixed = requalify_columns(draft, dialect=ctx.dialect, catalog=ctx.db_catalog, policy=ctx.policy)
+        fixed = autofix(draft, dialect=ctx.dialect, catalog=ctx.db_catalog, policy=ctx.policy)
         if fixed is None:
             raise
         try:

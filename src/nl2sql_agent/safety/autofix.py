@@ -8,8 +8,9 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
-from sqlglot.optimizer.scope import traverse_scope
+from sqlglot.optimizer.scope import Scope, traverse_scope
 
+from nl2sql_agent.db.types import SchemaCatalog
 from nl2sql_agent.safety.catalog import CatalogLike, permitted_catalog
 from nl2sql_agent.safety.policy import SqlPolicy
 from nl2sql_agent.safety.tables import key_of
@@ -22,11 +23,10 @@ def requalify_columns(sql: str, *, dialect: str, catalog: CatalogLike, policy: S
     exactly one other table of the same SELECT has the column, that table is what was meant.
     """
     permitted = permitted_catalog(catalog, dialect, policy or SqlPolicy()).permitted
-    try:
-        tree = sqlglot.parse_one(sql, read=dialect)
-        scopes = traverse_scope(tree)
-    except (SqlglotError, ValueError):
+    parsed = _parsed(sql, dialect)
+    if parsed is None:
         return None
+    tree, scopes = parsed
     changed = False
     for scope in scopes:
         tables = {
@@ -44,3 +44,141 @@ def requalify_columns(sql: str, *, dialect: str, catalog: CatalogLike, policy: S
                 column.set("table", exp.to_identifier(owners[0]))
                 changed = True
     return tree.sql(dialect=dialect) if changed else None
+
+
+def respell_columns(sql: str, *, dialect: str, catalog: CatalogLike, policy: SqlPolicy | None = None) -> str | None:
+    """``sql`` with each unknown column renamed to the one column of its table spelled the same but for
+    underscores and case (``pet_type`` for ``PetType``), or ``None`` if nothing changed."""
+    permitted = permitted_catalog(catalog, dialect, policy or SqlPolicy()).permitted
+    parsed = _parsed(sql, dialect)
+    if parsed is None:
+        return None
+    tree, scopes = parsed
+    changed = False
+    for scope in scopes:
+        tables = _scope_tables(scope, dialect)
+        for column in scope.columns:
+            name = column.name.lower()
+            keys = [tables.get(column.table.lower())] if column.table else list(tables.values())
+            if len(keys) != 1 or keys[0] is None or name in permitted.get(keys[0], ()):
+                continue
+            spelled = [c for c in permitted.get(keys[0], ()) if _squashed(c) == _squashed(name)]
+            if len(spelled) == 1:
+                column.set("this", exp.to_identifier(spelled[0]))
+                changed = True
+    return tree.sql(dialect=dialect) if changed else None
+
+
+def join_owner_tables(sql: str, *, dialect: str, catalog: CatalogLike, policy: SqlPolicy | None = None) -> str | None:
+    """``sql`` with the table that owns an unknown column joined in, when one foreign key links it to
+    exactly one table of the query; ``None`` if nothing changed.
+
+    Small models read a column through the table they already have (``hp.power_name`` with ``hp`` the
+    link table ``hero_power``) when it lives one join away (``superpower``); with a single key between
+    the two, the missing join has one meaning.
+    """
+    if not isinstance(catalog, SchemaCatalog):
+        return None  # a plain mapping has no keys to join on
+    permitted = permitted_catalog(catalog, dialect, policy or SqlPolicy()).permitted
+    parsed = _parsed(sql, dialect)
+    if parsed is None:
+        return None
+    tree, scopes = parsed
+    changed = False
+    for scope in scopes:
+        select = scope.expression
+        tables = _scope_tables(scope, dialect)
+        if not isinstance(select, exp.Select) or not select.args.get("from_") or None in tables.values():
+            continue
+        present = set(tables.values())
+        joined: dict[str, str] = {}
+        for column in scope.columns:
+            name = column.name.lower()
+            if (column.table and column.table.lower() not in tables) or any(
+                name in permitted.get(key, ()) for key in present
+            ):
+                continue
+            links = [
+                (owner, alias, pairs)
+                for owner, columns in permitted.items()
+                if name in columns and owner not in present
+                for alias, key in tables.items()
+                for pairs in _key_pairs(catalog, key, owner)
+            ]
+            if len(links) != 1:
+                continue  # no key, or several ways to join: the model must choose
+            owner, alias, pairs = links[0]
+            if owner not in joined:
+                _qualify_unqualified(scope, tables, permitted)
+                joined[owner] = _join(select, catalog, owner, alias, pairs, used=set(tables) | set(joined.values()))
+            column.set("table", exp.to_identifier(joined[owner]))
+            changed = True
+    return tree.sql(dialect=dialect) if changed else None
+
+
+def autofix(sql: str, *, dialect: str, catalog: CatalogLike, policy: SqlPolicy | None = None) -> str | None:
+    """Every fix that applies, in turn (alias, spelling, missing join); ``None`` if none changed ``sql``."""
+    fixed = sql
+    for fix in (requalify_columns, respell_columns, join_owner_tables):
+        fixed = fix(fixed, dialect=dialect, catalog=catalog, policy=policy) or fixed
+    return fixed if fixed != sql else None
+
+
+def _parsed(sql: str, dialect: str) -> tuple[exp.Expression, list[Scope]] | None:
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+        return tree, traverse_scope(tree)
+    except (SqlglotError, ValueError):
+        return None
+
+
+def _scope_tables(scope: Scope, dialect: str) -> dict[str, str | None]:
+    """``alias -> table key`` for the scope's sources; ``None`` for a source that is a subquery or CTE."""
+    return {
+        alias.lower(): key_of(source, dialect) if isinstance(source, exp.Table) else None
+        for alias, source in scope.sources.items()
+    }
+
+
+def _squashed(name: str) -> str:
+    return name.lower().replace("_", "").replace(" ", "")
+
+
+def _key_pairs(catalog: SchemaCatalog, key: str, owner: str) -> list[list[tuple[str, str]]]:
+    """For each foreign key between tables ``key`` and ``owner`` (either way), its ``(key column, owner
+    column)`` pairs."""
+    found = []
+    for source, target, flipped in ((key, owner, False), (owner, key, True)):
+        table, ref = catalog.table(source), catalog.table(target)
+        if table is None or ref is None:
+            continue
+        for fk in table.foreign_keys:
+            if fk.ref_table.lower() != target:
+                continue
+            refs = fk.ref_columns or tuple(c.name for c in ref.columns if c.primary_key)
+            if len(refs) != len(fk.columns) or not refs:
+                continue
+            pairs = list(zip(fk.columns, refs, strict=True))
+            found.append([(b, a) for a, b in pairs] if flipped else pairs)
+    return found
+
+
+def _qualify_unqualified(scope: Scope, tables: dict[str, str | None], permitted: dict[str, frozenset[str]]) -> None:
+    """Bind each bare column to its one table before a join could make the name ambiguous."""
+    for column in scope.columns:
+        if column.table:
+            continue
+        owners = [alias for alias, key in tables.items() if key and column.name.lower() in permitted.get(key, ())]
+        if len(owners) == 1:
+            column.set("table", exp.to_identifier(owners[0]))
+
+
+def _join(
+    select: exp.Select, catalog: SchemaCatalog, owner: str, alias: str, pairs: list[tuple[str, str]], used: set[str]
+) -> str:
+    """Join ``owner`` to ``select`` on ``pairs`` against ``alias``; the new table's alias."""
+    name = catalog.tables[owner].name
+    new_alias = next(a for a in (name, *(f"{name}_{i}" for i in range(2, 99))) if a.lower() not in used)
+    condition = exp.and_(*(exp.column(a, table=alias).eq(exp.column(b, table=new_alias)) for a, b in pairs))
+    select.join(exp.table_(name, alias=new_alias), on=condition, copy=False)
+    return new_alias
