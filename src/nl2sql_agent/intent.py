@@ -128,6 +128,29 @@ _INJECTION_PHRASES = (
     ("execute", "query"),
     ("run", "this", "sql"),
 )
+# Ways of asking that no table answers, whatever data words come with them: advice to the asker, opinions,
+# causes and explanations, other companies' data, live feeds and world trivia. Matched as whole word
+# sequences, and only when the schema does not use the frame's words itself (a "tips" column, say).
+_OFF_TOPIC_FRAMES = tuple(
+    tuple(frame.split())
+    for frame in (
+        "how do i",
+        "how can i",
+        "how do you",
+        "how should",
+        "recommend",
+        "tips",
+        "what role",
+        "meaning of",
+        "right now",
+        "in the world",
+        "novel",
+        "why",
+        "affect",
+        "impact of",
+        "competitor",
+    )
+)
 _DATA_CUES = stems(
     "how many much count number total sum average avg mean median top bottom list show which what who when "
     "where highest lowest most least largest smallest max min maximum minimum per by each between trend compare "
@@ -224,6 +247,16 @@ def _has_phrase(tokens: list[str], phrase: tuple[str, ...]) -> bool:
     return all(stem(word) in stemmed for word in phrase) if len(phrase) > 1 else stem(phrase[0]) in stemmed
 
 
+def _has_sequence(tokens: list[str], sequence: tuple[str, ...]) -> bool:
+    size = len(sequence)
+    return any(tuple(tokens[i : i + size]) == sequence for i in range(len(tokens) - size + 1))
+
+
+def _is_forecast(tokens: list[str]) -> bool:
+    """ "What will our revenue be in 2030?": a question about the future, which no stored row records."""
+    return "will" in tokens and "be" in tokens[tokens.index("will") :]
+
+
 def classify(question: str, vocabulary: Vocabulary | Collection[str], *, has_history: bool) -> Verdict:
     """A verdict from words alone; ``unsure`` means ask the model.
 
@@ -242,6 +275,10 @@ def classify(question: str, vocabulary: Vocabulary | Collection[str], *, has_his
     pairs = zip(tokens, tokens[1:], strict=False)
     if any(word in _WRITE_VERBS and following in _WRITE_OBJECTS for word, following in pairs):
         return "write_request"
+    if _is_forecast(tokens) or any(
+        _has_sequence(tokens, frame) and not stems(" ".join(frame)) & vocabulary.names for frame in _OFF_TOPIC_FRAMES
+    ):
+        return "off_topic"
     asked = {stem(t) for t in tokens}
     named = (asked & vocabulary.names) - _GENERIC - _WEAK_NAMES - FUNCTION_WORDS
     named |= {" ".join(sorted(phrase)) for phrase in vocabulary.phrases if phrase <= asked}

@@ -154,7 +154,7 @@ def test_malformed_model_output_is_a_typed_error(make_agent: MakeAgent) -> None:
 
 def test_cannot_answer_is_a_refusal(make_agent: MakeAgent) -> None:
     model = FakeChatModel(rules=[FakeRule("CANNOT ANSWER: there is no weather data", role="sql")])
-    answer = make_agent(model).ask("How did the weather affect sales?")
+    answer = make_agent(model).ask("How many sales were made on days with bad weather?")
     assert answer.status == "refused" and "weather" in answer.answer and answer.sql is None
 
 

@@ -61,6 +61,33 @@ def test_only_schema_names_make_a_question_about_the_data(question: str, verdict
     assert classify(question, schema_vocabulary(GEOGRAPHY), has_history=False) == verdict
 
 
+@pytest.mark.parametrize(
+    ("question", "verdict"),
+    [
+        # Forecasts, causes, advice, live feeds and world trivia: no row answers them, river or not.
+        ("What will the longest river be in 2050?", "off_topic"),
+        ("How did the rainfall in each country affect river length?", "off_topic"),
+        ("Why is the Nile the longest river?", "off_topic"),
+        ("How do I measure the length of a river?", "off_topic"),
+        ("Which river in the world is the longest right now?", "off_topic"),
+        ("Which country is the main competitor of Egypt in river tourism?", "off_topic"),
+        # The same words asked of the data, and a frame the schema itself uses, stay data questions.
+        ("How many rivers will we list per country?", "data"),
+        ("How does river length vary by country?", "data"),
+    ],
+)
+def test_questions_no_table_answers_are_refused_whatever_data_words_they_carry(question: str, verdict: str) -> None:
+    assert classify(question, schema_vocabulary(GEOGRAPHY), has_history=False) == verdict
+
+
+def test_a_frame_the_schema_names_itself_is_not_a_refusal() -> None:
+    tips = Vocabulary(names=frozenset({"tip", "waiter"}))
+    assert classify("What are the tips per waiter?", tips, has_history=False) == "data"
+    assert classify("What are the tips per waiter?", Vocabulary(names=frozenset({"waiter"})), has_history=False) == (
+        "off_topic"
+    )
+
+
 def test_a_plain_set_of_names_still_works_as_the_vocabulary() -> None:
     assert classify("Which river is the longest?", {"river"}, has_history=False) == "data"
     assert classify("Which river is the longest?", Vocabulary(values=frozenset({"river"})), has_history=False) != (
