@@ -2,50 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from heroes_db import rows
 
 from nl2sql_agent import validate_sql
-from nl2sql_agent.db.catalog import reflect_catalog
-from nl2sql_agent.db.engine import make_engine
 from nl2sql_agent.db.types import SchemaCatalog
 from nl2sql_agent.safety.autofix import autofix, join_owner_tables, respell_columns
 from nl2sql_agent.safety.policy import SqlPolicy
-
-SCHEMA = """
-CREATE TABLE publisher (id INTEGER PRIMARY KEY, publisher_name TEXT);
-CREATE TABLE superhero (id INTEGER PRIMARY KEY, superhero_name TEXT, height_cm INTEGER,
-    publisher_id INTEGER REFERENCES publisher(id), secret_identity TEXT);
-CREATE TABLE superpower (id INTEGER PRIMARY KEY, power_name TEXT);
-CREATE TABLE hero_power (hero_id INTEGER REFERENCES superhero(id), power_id INTEGER REFERENCES superpower(id));
-CREATE TABLE pets (PetID INTEGER PRIMARY KEY, PetType TEXT, weight REAL);
-CREATE TABLE rival (a_id INTEGER REFERENCES superhero(id), b_id INTEGER REFERENCES superhero(id), note TEXT);
-INSERT INTO publisher VALUES (1, 'Marvel Comics'), (2, 'DC Comics');
-INSERT INTO superhero VALUES (1, 'Thor', 198, 1, 'x'), (2, 'Batman', 188, 2, 'y'), (3, 'Hulk', 244, 1, 'z');
-INSERT INTO superpower VALUES (1, 'Flight'), (2, 'Strength');
-INSERT INTO hero_power VALUES (1, 1), (1, 2), (3, 2);
-INSERT INTO pets VALUES (1, 'dog', 12.0), (2, 'cat', 3.5);
-"""
-
-
-@pytest.fixture(scope="module")
-def heroes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, SchemaCatalog]]:
-    path = tmp_path_factory.mktemp("autofix") / "heroes.sqlite"
-    with sqlite3.connect(path) as conn:
-        conn.executescript(SCHEMA)
-    engine = make_engine(f"sqlite:///{path}")
-    try:
-        yield path, reflect_catalog(engine)
-    finally:
-        engine.dispose()
-
-
-def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-        return sorted(conn.execute(sql).fetchall())
 
 
 def test_column_of_a_linked_table_gets_its_join(heroes: tuple[Path, SchemaCatalog]) -> None:

@@ -439,6 +439,7 @@ def start_server(
                 details={"log_path": str(log_path), "exit_code": process.returncode},
             )
         if server_status(base_url) is not None:
+            _check_first_token(base_url, process, pid_file, log_path)
             return ServerInfo(base_url, LOCAL_MODEL_NAME, port, process.pid, log_path, started=True)
         time.sleep(0.5)
     _terminate(process.pid)
@@ -446,6 +447,35 @@ def start_server(
     raise ModelUnavailableError(
         f"the model server did not answer within {wait_s:.0f} s; log {log_path}:\n{_log_tail(log_path)}",
         details={"log_path": str(log_path)},
+    )
+
+
+def _check_first_token(base_url: str, process: subprocess.Popen[bytes], pid_file: Path, log_path: Path) -> None:
+    """Generate one token, so a server that loads but cannot compute fails here, not on the first question.
+
+    Seen: a llama.cpp build with AMX kernels, on a VM that reports AMX without enabling it, listens fine
+    and dies with a general protection fault on its first matrix product.
+    """
+    body = json.dumps({"model": LOCAL_MODEL_NAME, "prompt": "1", "max_tokens": 1}).encode()
+    request = urllib.request.Request(
+        base_url.rstrip("/") + "/completions", data=body, headers={"Content-Type": "application/json"}
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=60) as response:
+            response.read()
+        return
+    except OSError:
+        time.sleep(0.5)  # let a crashed server's exit status arrive
+    if process.poll() is None:
+        return  # slow, not dead: the agent's own timeouts take it from here
+    _forget(pid_file, process.pid)
+    raise ModelUnavailableError(
+        f"the model server crashed on its first generation (exit code {process.returncode}); its "
+        "llama-cpp-python build likely uses CPU instructions this machine cannot run. Rebuild it with: "
+        'CMAKE_ARGS="$(scripts/llama-cmake-args)" pip install --no-cache-dir --force-reinstall '
+        f"'llama-cpp-python[server]==0.3.36'; log {log_path}:\n{_log_tail(log_path)}",
+        details={"log_path": str(log_path), "exit_code": process.returncode},
     )
 
 

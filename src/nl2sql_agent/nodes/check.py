@@ -13,6 +13,7 @@ from nl2sql_agent.errors import SQLValidationError, UnsafeSQLError
 from nl2sql_agent.nodes.routing import retry_or_give_up, then
 from nl2sql_agent.safety import ValidatedQuery, validate_sql
 from nl2sql_agent.safety.autofix import autofix
+from nl2sql_agent.safety.joins import tidy_joins
 from nl2sql_agent.state import AgentState
 
 Checked = Command[Literal["execute_sql", "draft_sql", "refuse", "give_up"]]
@@ -45,6 +46,17 @@ def _check(state: AgentState, ctx: RunContext) -> dict[str, Any]:
 
 
 def _validated(draft: str, ctx: RunContext) -> ValidatedQuery:
+    """The validated draft, its joins tidied first (see :mod:`~nl2sql_agent.safety.joins`)."""
+    tidied = tidy_joins(draft, dialect=ctx.dialect, catalog=ctx.db_catalog)
+    if tidied is not None:
+        try:
+            return _fixed_or_raised(tidied, ctx)
+        except (SQLValidationError, UnsafeSQLError):
+            pass  # tidying must never cost a draft: the draft as written gets its own chance
+    return _fixed_or_raised(draft, ctx)
+
+
+def _fixed_or_raised(draft: str, ctx: RunContext) -> ValidatedQuery:
     """The validated draft; a draft whose only faults have one fix (a swapped alias, a misspelt column, a
     missing join along the one key) is fixed, not sent back."""
     try:

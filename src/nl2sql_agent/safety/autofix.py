@@ -103,7 +103,7 @@ def join_owner_tables(sql: str, *, dialect: str, catalog: CatalogLike, policy: S
                 for owner, columns in permitted.items()
                 if name in columns and owner not in present
                 for alias, key in tables.items()
-                for pairs in _key_pairs(catalog, key, owner)
+                for pairs in key_pairs(catalog, key, owner)
             ]
             if len(links) != 1:
                 continue  # no key, or several ways to join: the model must choose
@@ -144,7 +144,7 @@ def _squashed(name: str) -> str:
     return name.lower().replace("_", "").replace(" ", "")
 
 
-def _key_pairs(catalog: SchemaCatalog, key: str, owner: str) -> list[list[tuple[str, str]]]:
+def key_pairs(catalog: SchemaCatalog, key: str, owner: str) -> list[list[tuple[str, str]]]:
     """For each foreign key between tables ``key`` and ``owner`` (either way), its ``(key column, owner
     column)`` pairs."""
     found = []

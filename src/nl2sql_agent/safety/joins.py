@@ -1,0 +1,123 @@
+"""Tidying a draft's joins before it is checked: two slips small models make on most schemas.
+
+1. A join nothing reads. ``SELECT t1.name FROM singer AS t1 JOIN singer_in_concert AS t2 ON ...`` for
+   "the singer whose song has 'Hey' in it" repeats each singer once per concert. A plain key join whose
+   table no other part of the query reads is dropped (not in queries that count or group, where the
+   join's rows are the point, and not when its condition does more than match one pair of columns).
+2. A join condition that compares a column with itself (``ON t2.makeid = t2.makeid``): always true, so a
+   cross join. When one foreign key links the joined table to an earlier one, that key is what was meant.
+
+Both run on the AST; what comes out goes through ``validate_sql`` like any draft.
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from nl2sql_agent.db.types import SchemaCatalog
+from nl2sql_agent.safety.autofix import key_pairs
+
+
+def tidy_joins(sql: str, *, dialect: str, catalog: SchemaCatalog) -> str | None:
+    """``sql`` without unread joins and with self-comparing join conditions put on their key; ``None`` if
+    neither applied.
+
+    Example:
+        ``SELECT s.name FROM singer AS s JOIN singer_in_concert AS c ON s.singer_id = c.singer_id`` becomes
+        ``SELECT s.name FROM singer AS s``.
+    """
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except SqlglotError:
+        return None
+    changed = False
+    for select in list(tree.find_all(exp.Select)):
+        changed |= _key_self_comparisons(select, catalog)
+        changed |= _drop_unread_joins(select, catalog)
+    return tree.sql(dialect=dialect) if changed else None
+
+
+def _joined_tables(select: exp.Select) -> list[tuple[exp.Join | None, exp.Table]]:
+    """The FROM table (with ``None``) and each joined table, in order; subqueries are skipped."""
+    found: list[tuple[exp.Join | None, exp.Table]] = []
+    source = select.args.get("from_")
+    if source is not None and isinstance(source.this, exp.Table):
+        found.append((None, source.this))
+    found += [(join, join.this) for join in select.args.get("joins") or [] if isinstance(join.this, exp.Table)]
+    return found
+
+
+def _is_column_pair(condition: exp.Expression | None) -> bool:
+    return (
+        isinstance(condition, exp.EQ)
+        and isinstance(condition.this, exp.Column)
+        and isinstance(condition.expression, exp.Column)
+    )
+
+
+def _key_self_comparisons(select: exp.Select, catalog: SchemaCatalog) -> bool:
+    changed = False
+    earlier: list[exp.Table] = []
+    for join, table in _joined_tables(select):
+        condition = join.args.get("on") if join is not None else None
+        for equality in list(condition.find_all(exp.EQ)) if condition is not None else []:
+            left, right = equality.this, equality.expression
+            if not (_is_column_pair(equality) and left.sql().lower() == right.sql().lower()):
+                continue
+            links = [
+                (other.alias_or_name, pairs)
+                for other in earlier
+                for pairs in key_pairs(catalog, other.name.lower(), table.name.lower())
+            ]
+            if len(links) == 1:
+                alias, pairs = links[0]
+                keyed = [exp.column(a, table=alias).eq(exp.column(b, table=table.alias_or_name)) for a, b in pairs]
+                equality.replace(exp.and_(*keyed))
+                changed = True
+        earlier.append(table)
+    return changed
+
+
+def _drop_unread_joins(select: exp.Select, catalog: SchemaCatalog) -> bool:
+    if select.args.get("group") or any(True for _ in select.find_all(exp.AggFunc)):
+        return False  # COUNT(*) over a join counts the joined rows: the join is the question
+    if any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.is_star) for e in select.expressions):
+        return False
+    changed = False
+    tables = _joined_tables(select)
+    for join, table in tables:
+        if join is None or join.side or (join.kind or "INNER").upper() != "INNER":
+            continue
+        if not _is_column_pair(join.args.get("on")):
+            continue
+        name = table.name.lower()
+        if sum(1 for t in select.find_all(exp.Table) if t.name.lower() == name) > 1:
+            continue  # a self-join compares rows of one table: never "unread"
+        if not _is_read_outside(select, join, table, catalog):
+            join.pop()
+            changed = True
+    return changed
+
+
+def _is_read_outside(select: exp.Select, join: exp.Join, table: exp.Table, catalog: SchemaCatalog) -> bool:
+    """Whether any column outside ``join``'s own condition reads ``table`` (bare names count if it has them)."""
+    alias = table.alias_or_name.lower()
+    info = catalog.table(table.name)
+    own = {c.name.lower() for c in info.columns} if info is not None else set()
+    for column in select.find_all(exp.Column):
+        if _inside(column, join):
+            continue
+        if column.table.lower() == alias or (not column.table and (column.name.lower() in own or column.is_star)):
+            return True
+    return False
+
+
+def _inside(node: exp.Expression, ancestor: exp.Expression) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent is ancestor:
+            return True
+        parent = parent.parent
+    return False

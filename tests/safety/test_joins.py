@@ -1,0 +1,72 @@
+"""Join tidying on a real SQLite database: unread joins dropped, self-comparing conditions keyed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from heroes_db import rows
+
+from nl2sql_agent import validate_sql
+from nl2sql_agent.db.types import SchemaCatalog
+from nl2sql_agent.safety.joins import tidy_joins
+
+
+def test_a_join_nothing_reads_is_dropped_and_stops_repeating_rows(heroes: tuple[Path, SchemaCatalog]) -> None:
+    path, catalog = heroes
+    draft = (
+        "SELECT s.superhero_name FROM superhero AS s JOIN hero_power AS hp ON s.id = hp.hero_id WHERE s.height_cm > 190"
+    )
+    assert rows(path, draft) == [("Hulk",), ("Thor",), ("Thor",)]  # Thor once per power
+    tidied = tidy_joins(draft, dialect="sqlite", catalog=catalog)
+    assert tidied == "SELECT s.superhero_name FROM superhero AS s WHERE s.height_cm > 190"
+    assert rows(path, tidied) == [("Hulk",), ("Thor",)]
+
+
+@pytest.mark.parametrize(
+    "draft",
+    [
+        # Read elsewhere in the query.
+        "SELECT s.superhero_name, hp.power_id FROM superhero AS s JOIN hero_power AS hp ON s.id = hp.hero_id",
+        # Counting or grouping over the join: its rows are what is counted.
+        "SELECT COUNT(*) FROM superhero AS s JOIN hero_power AS hp ON s.id = hp.hero_id",
+        "SELECT s.superhero_name FROM superhero AS s JOIN hero_power AS hp ON s.id = hp.hero_id GROUP BY 1",
+        # A condition that filters, not just matches a key; an outer join; a self-join.
+        "SELECT s.superhero_name FROM superhero AS s JOIN hero_power AS hp ON s.id = hp.hero_id AND hp.power_id = 1",
+        "SELECT s.superhero_name FROM superhero AS s LEFT JOIN hero_power AS hp ON s.id = hp.hero_id",
+        "SELECT a.superhero_name FROM superhero AS a JOIN superhero AS b ON a.height_cm = b.height_cm",
+        # Read by a bare column name only the joined table has, or through *.
+        "SELECT power_id FROM superhero AS s JOIN hero_power AS hp ON s.id = hp.hero_id",
+        "SELECT * FROM superhero AS s JOIN hero_power AS hp ON s.id = hp.hero_id",
+    ],
+)
+def test_joins_that_carry_meaning_are_kept(heroes: tuple[Path, SchemaCatalog], draft: str) -> None:
+    assert tidy_joins(draft, dialect="sqlite", catalog=catalog_of(heroes)) is None
+
+
+def test_a_condition_comparing_a_column_with_itself_is_put_on_the_key(heroes: tuple[Path, SchemaCatalog]) -> None:
+    path, catalog = heroes
+    draft = (
+        "SELECT s.superhero_name, p.publisher_name FROM superhero AS s "
+        "JOIN publisher AS p ON p.id = p.id WHERE s.height_cm > 190"
+    )
+    assert len(rows(path, draft)) == 4  # a cross join: 2 heroes x 2 publishers
+    tidied = tidy_joins(draft, dialect="sqlite", catalog=catalog)
+    assert tidied is not None and "s.publisher_id = p.id" in tidied
+    checked = validate_sql(tidied, dialect="sqlite", catalog=catalog)
+    assert rows(path, checked.sql) == [("Hulk", "Marvel Comics"), ("Thor", "Marvel Comics")]
+
+
+def test_no_key_or_two_keys_leave_a_self_comparison_to_the_validator_and_model(
+    heroes: tuple[Path, SchemaCatalog],
+) -> None:
+    catalog = catalog_of(heroes)
+    no_key = "SELECT p.weight, s.superhero_name FROM pets AS p JOIN superhero AS s ON s.id = s.id"
+    two_keys = "SELECT r.note, s.superhero_name FROM rival AS r JOIN superhero AS s ON s.id = s.id"
+    assert tidy_joins(no_key, dialect="sqlite", catalog=catalog) is None
+    assert tidy_joins(two_keys, dialect="sqlite", catalog=catalog) is None
+    assert tidy_joins("not SQL at all (", dialect="sqlite", catalog=catalog) is None
+
+
+def catalog_of(heroes: tuple[Path, SchemaCatalog]) -> SchemaCatalog:
+    return heroes[1]
