@@ -1,4 +1,5 @@
-"""A small real SQLite database with foreign keys (heroes, powers, publishers, pets), for the draft fixers."""
+"""A small real SQLite database for the draft fixers: heroes, powers and publishers with foreign keys, pets
+with none, and flights and airlines linked only by a shared key-like column name."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ CREATE TABLE superpower (id INTEGER PRIMARY KEY, power_name TEXT);
 CREATE TABLE hero_power (hero_id INTEGER REFERENCES superhero(id), power_id INTEGER REFERENCES superpower(id));
 CREATE TABLE pets (PetID INTEGER PRIMARY KEY, PetType TEXT, weight REAL);
 CREATE TABLE rival (a_id INTEGER REFERENCES superhero(id), b_id INTEGER REFERENCES superhero(id), note TEXT);
+CREATE TABLE airline (airline_code TEXT, airline_name TEXT);
+CREATE TABLE flight (flight_id INTEGER, airline_code TEXT, time_zone_code TEXT);
+CREATE TABLE city (city_code TEXT, state_code TEXT, time_zone_code TEXT);
+INSERT INTO airline VALUES ('DL', 'Delta'), ('UA', 'United');
+INSERT INTO flight VALUES (1, 'DL', 'EST'), (2, 'UA', 'PST'), (3, 'DL', 'PST');
 INSERT INTO publisher VALUES (1, 'Marvel Comics'), (2, 'DC Comics');
 INSERT INTO superhero VALUES (1, 'Thor', 198, 1, 'x'), (2, 'Batman', 188, 2, 'y'), (3, 'Hulk', 244, 1, 'z');
 INSERT INTO superpower VALUES (1, 'Flight'), (2, 'Strength');

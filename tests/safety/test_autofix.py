@@ -42,6 +42,18 @@ def test_no_join_is_guessed_when_two_keys_could_carry_it(heroes: tuple[Path, Sch
     assert join_owner_tables("SELECT superhero_name FROM pets", dialect="sqlite", catalog=catalog) is None
 
 
+def test_without_declared_keys_one_shared_key_like_name_links_two_tables(heroes: tuple[Path, SchemaCatalog]) -> None:
+    path, catalog = heroes
+    fixed = join_owner_tables(
+        "SELECT f.flight_id FROM flight AS f WHERE f.airline_name = 'Delta'", dialect="sqlite", catalog=catalog
+    )
+    assert fixed is not None and "f.airline_code = airline.airline_code" in fixed
+    assert rows(path, validate_sql(fixed, dialect="sqlite", catalog=catalog).sql) == [(1,), (3,)]
+    # flight and city share only time_zone_code: an attribute of both, a key of neither. No guess.
+    draft = "SELECT f.flight_id FROM flight AS f WHERE f.city_code = 'X'"
+    assert join_owner_tables(draft, dialect="sqlite", catalog=catalog) is None
+
+
 def test_no_join_reaches_a_hidden_column(heroes: tuple[Path, SchemaCatalog]) -> None:
     _, catalog = heroes
     policy = SqlPolicy(hidden_columns=frozenset({"superhero.secret_identity"}))

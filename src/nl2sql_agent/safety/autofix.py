@@ -144,9 +144,38 @@ def _squashed(name: str) -> str:
     return name.lower().replace("_", "").replace(" ", "")
 
 
+_KEY_SUFFIXES = ("id", "_code", "_key", "_no", "_number")
+
+
 def key_pairs(catalog: SchemaCatalog, key: str, owner: str) -> list[list[tuple[str, str]]]:
     """For each foreign key between tables ``key`` and ``owner`` (either way), its ``(key column, owner
-    column)`` pairs."""
+    column)`` pairs.
+
+    Without a declared key between them, one shared column that is a key of either table, by declaration
+    or by name (``airline_code`` in both ``flight`` and ``airline``), stands for one: many schemas (dumps,
+    data warehouses) declare none.
+    """
+    found = _declared_key_pairs(catalog, key, owner)
+    if found:
+        return found
+    table, other = catalog.table(key), catalog.table(owner)
+    if table is None or other is None:
+        return []
+    names = (table.name.lower(), other.name.lower())
+    shared = [
+        c.name
+        for c in table.columns
+        if (match := other.column(c.name)) is not None
+        and c.name.lower() != "id"
+        and c.name.lower().endswith(_KEY_SUFFIXES)
+        and not (c.primary_key and match.primary_key)  # two tables' own ids are not a link
+        # A key of one of the two, by declaration or by name: not an attribute both share (time_zone_code).
+        and (c.primary_key or match.primary_key or c.name.lower().startswith(names))
+    ]
+    return [[(shared[0], other.column(shared[0]).name)]] if len(shared) == 1 else []  # type: ignore[union-attr]
+
+
+def _declared_key_pairs(catalog: SchemaCatalog, key: str, owner: str) -> list[list[tuple[str, str]]]:
     found = []
     for source, target, flipped in ((key, owner, False), (owner, key, True)):
         table, ref = catalog.table(source), catalog.table(target)
