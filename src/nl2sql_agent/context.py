@@ -30,7 +30,7 @@ class RunContext:
     today: dt.date
     vocabulary: Vocabulary = Vocabulary()
     """Stemmed schema words for the cheap intent check (computed once per catalog)."""
-    max_repairs: int = 2
+    max_repairs: int = 1
     max_tables: int = 6
     whole_schema: str | None = None
     """The whole schema's CREATE TABLE text when it is small enough to give the model every time."""

@@ -45,8 +45,12 @@ class Settings(BaseSettings):
     """``memory``, ``sqlite:///PATH`` or ``postgresql://...``; ``None``: a SQLite file in ``data_dir``."""
     today: dt.date | None = None
     """Fixes "today" for relative dates, for reproducible evaluations; ``None`` uses the clock."""
-    max_repairs: int = Field(default=2, ge=0, le=10)
-    """How many times a failing draft goes back to the model before the run gives up."""
+    max_repairs: int = Field(default=1, ge=0, le=10)
+    """How many times a failing draft goes back to the model before the run gives up.
+
+    One by default: with the 1.5B local model a second repair turned none of 54 failing drafts into a
+    right answer on the evaluation subsets (while a first repair saved about one in four), and each
+    costs a full prompt. Raise it for larger models."""
     max_rows: int = Field(default=1000, ge=1, le=1_000_000)
     statement_timeout_s: float = Field(default=10.0, gt=0, le=3600)
     model_timeout_s: float = Field(default=120.0, gt=0, le=3600)

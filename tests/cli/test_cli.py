@@ -84,7 +84,7 @@ def test_failure_in_json_mode_is_an_error_object(
         capsys, "a broken question about sales", "--db", sample_db_url, "--model", f"fake:{fake_script}"
     )
     assert code != 0 and data["status"] == "error"
-    assert data["error"]["code"] == "sql_validation" and data["usage"]["llm_calls"] == 3
+    assert data["error"]["code"] == "sql_validation" and data["usage"]["llm_calls"] == 2  # the draft and its one repair
 
 
 @pytest.mark.parametrize(

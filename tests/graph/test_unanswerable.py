@@ -119,12 +119,12 @@ def test_missing_concepts_are_unknown_names_the_question_asked_for(sql: str, que
 
 def test_drafts_that_keep_reading_what_the_schema_lacks_end_in_a_refusal(make_agent: MakeAgent) -> None:
     draft = "SELECT store_name FROM stores ORDER BY parking_spaces DESC LIMIT 1"
-    model = FakeChatModel(queues={"sql": [draft] * 3})
+    model = FakeChatModel(queues={"sql": [draft] * 2})
     agent = make_agent(model, summarize_with_model=False)
     answer = agent.ask("Which store has the most parking spaces?", thread_id="parking")
     assert answer.status == "refused" and answer.sql is None and answer.rows == ()
     assert "no data on parking_spaces" in answer.answer
-    assert answer.attempts == 3
+    assert answer.attempts == 2
     # The refusal is remembered like any other turn.
     assert [t.status for t in agent.history("parking")] == ["refused"]
 
