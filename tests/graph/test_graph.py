@@ -263,3 +263,14 @@ def test_a_join_the_draft_never_reads_is_dropped_before_it_runs(make_agent: Make
     assert "sales" not in answer.sql.lower()
     names = [row[0] for row in answer.rows]
     assert names and len(names) == len(set(names))  # one row per store, not one per sale
+
+
+def test_a_join_left_unread_by_an_alias_fix_is_dropped_too(make_agent: MakeAgent) -> None:
+    # store_name is read through the sales alias; once moved to stores, the sales join reads nothing.
+    draft = (
+        "SELECT s.store_name FROM stores AS st JOIN sales AS s ON st.store_id = s.store_id WHERE st.square_feet > 20000"
+    )
+    model = FakeChatModel(rules=[FakeRule(draft, role="sql")])
+    answer = make_agent(model, summarize_with_model=False).ask("Which stores are larger than 20000 square feet?")
+    assert answer.status == "answered" and answer.attempts == 1 and answer.sql is not None
+    assert "sales" not in answer.sql.lower()

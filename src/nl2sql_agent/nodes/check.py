@@ -65,6 +65,8 @@ def _fixed_or_raised(draft: str, ctx: RunContext) -> ValidatedQuery:
         fixed = autofix(draft, dialect=ctx.dialect, catalog=ctx.db_catalog, policy=ctx.policy)
         if fixed is None:
             raise
+        # A column moved to its right table can leave the join it was read through unread.
+        fixed = tidy_joins(fixed, dialect=ctx.dialect, catalog=ctx.db_catalog) or fixed
         try:
             return validate_sql(fixed, dialect=ctx.dialect, catalog=ctx.db_catalog, policy=ctx.policy)
         except SQLValidationError:
