@@ -73,3 +73,16 @@ def test_swapped_alias_is_fixed_without_the_model() -> None:
         )
         is None
     )
+
+
+def test_a_join_condition_comparing_a_column_with_itself_is_an_issue() -> None:
+    found = issues(
+        "SELECT T1.store_name, COUNT(T2.sale_id) FROM stores AS T1 LEFT JOIN sales AS T2 "
+        "ON T1.store_id = T1.store_id GROUP BY T1.store_name"
+    )
+    assert found == [
+        "join condition t1.store_id = t1.store_id compares a column with itself (always true): "
+        "match a column of t2 to the table it joins"
+    ]
+    # The same comparison outside a join condition is a (pointless) filter, not a cross join.
+    assert validate_sql("SELECT store_name FROM stores WHERE store_id = store_id", dialect="sqlite", catalog=CATALOG)

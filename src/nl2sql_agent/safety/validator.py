@@ -126,6 +126,7 @@ def validate_sql(
         scopes = traverse_scope(root)
         tables = real_tables(root, scopes)
         columns_read = _columns_read(scopes, dialect, permitted, findings)
+        _check_join_conditions(root, findings)
     elif policy.hidden_columns:
         _check_hidden_without_catalog(scopes, dialect, policy, findings)
     if policy.hidden_columns:
@@ -398,6 +399,21 @@ def _diagnose_table_column(key: str, name: str, permitted: PermittedCatalog, fin
         return
     hint = permitted.column_hint(key, name)
     findings.wrong(f"unknown column {key}.{name}" + (f"; did you mean {hint}?" if hint else ""))
+
+
+def _check_join_conditions(root: exp.Expression, findings: _Findings) -> None:
+    """A join condition that compares a column with itself (``ON t1.id = t1.id``) is always true: the join
+    becomes a cross join, which no question means. (Checked once names are qualified.)"""
+    for join in root.find_all(exp.Join):
+        condition = join.args.get("on")
+        for equality in condition.find_all(exp.EQ) if condition is not None else ():
+            left, right = equality.this, equality.expression
+            if isinstance(left, exp.Column) and isinstance(right, exp.Column) and left == right:
+                joined = join.this.alias_or_name if isinstance(join.this, exp.Table) else "the joined table"
+                findings.wrong(
+                    f"join condition {equality.sql()} compares a column with itself (always true): "
+                    f"match a column of {joined} to the table it joins"
+                )
 
 
 def _closest(name: str, options: Iterable[str]) -> str | None:
