@@ -9,9 +9,11 @@ from langgraph.types import Command
 
 from nl2sql_agent.context import RunContext
 from nl2sql_agent.db.executor import ReadOnlyExecutor
-from nl2sql_agent.errors import QueryExecutionError, QueryTooExpensiveError
+from nl2sql_agent.errors import ErrorCode, Nl2SqlError, QueryExecutionError, QueryTooExpensiveError
 from nl2sql_agent.nodes.routing import retry_or_give_up, then
+from nl2sql_agent.safety import validate_sql
 from nl2sql_agent.state import AgentState
+from nl2sql_agent.values import look_up_values
 
 Executed = Command[Literal["summarize_answer", "draft_sql", "give_up"]]
 
@@ -32,21 +34,45 @@ def _execute(state: AgentState, ctx: RunContext) -> dict[str, Any]:
         check_query_cost(ctx.executor, sql, max_cost=ctx.max_query_cost)
         result = ctx.executor.run(sql, max_rows=ctx.policy.max_rows, timeout_s=ctx.statement_timeout_s)
     except QueryExecutionError as exc:
-        issue = {
-            "attempt": state.get("attempts", 0),
-            "stage": "execute",
-            "code": str(exc.code),
-            "message": str(exc.details.get("db_message") or exc.message),
-            "sql": sql,
-        }
-        return {"issues": [issue], "columns": [], "rows": [], "executed": False}
+        return _failed(state, sql, str(exc.code), str(exc.details.get("db_message") or exc.message))
+    update: dict[str, Any] = {}
+    if _found_nothing(result.rows) and state.get("attempts", 0) <= ctx.max_repairs:
+        # No rows may mean a misspelt or misplaced value: look the filters' values up while a repair remains.
+        lookup = look_up_values(sql, ctx)
+        fixed = _revalidated(lookup.fixed_sql, ctx) if lookup.fixed_sql else None
+        if fixed is not None:
+            try:
+                result = ctx.executor.run(fixed, max_rows=ctx.policy.max_rows, timeout_s=ctx.statement_timeout_s)
+                update["sql"] = fixed
+            except QueryExecutionError:
+                pass  # keep the first, empty, result
+        elif lookup.hints:
+            return _failed(state, sql, str(ErrorCode.QUERY_FAILED), "it returned no rows: " + "; ".join(lookup.hints))
     return {
+        **update,
         "columns": list(result.columns),
         "rows": [list(row) for row in result.rows],
         "truncated": result.truncated or (state.get("capped", False) and len(result.rows) >= ctx.policy.max_rows),
         "db_ms": state.get("db_ms", 0.0) + result.elapsed_ms,
         "executed": True,
     }
+
+
+def _found_nothing(rows: tuple[tuple[Any, ...], ...]) -> bool:
+    """No rows, or the one row an aggregate gives over no rows (``COUNT(*)`` 0, ``SUM`` NULL)."""
+    return not rows or (len(rows) == 1 and all(value is None or value == 0 for value in rows[0]))
+
+
+def _failed(state: AgentState, sql: str, code: str, message: str) -> dict[str, Any]:
+    issue = {"attempt": state.get("attempts", 0), "stage": "execute", "code": code, "message": message, "sql": sql}
+    return {"issues": [issue], "columns": [], "rows": [], "executed": False}
+
+
+def _revalidated(sql: str, ctx: RunContext) -> str | None:
+    try:
+        return validate_sql(sql, dialect=ctx.dialect, catalog=ctx.db_catalog, policy=ctx.policy).sql
+    except Nl2SqlError:
+        return None
 
 
 def check_query_cost(executor: ReadOnlyExecutor, sql: str, *, max_cost: float | None) -> float | None:

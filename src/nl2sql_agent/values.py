@@ -1,0 +1,144 @@
+"""Why a query found no rows: the text values it filters on, looked up where they really are.
+
+A small model guesses how values are spelt and which column holds them (``abbreviation = 'JetBlue
+Airways'``, ``country = 'france'``). When a query returns nothing, each ``column = 'text'`` filter is
+checked: a value that exists only in another letter case is corrected in place; a value found in another
+column, or only inside longer values, becomes a hint for the repair loop. Every lookup is itself a
+validated query under the caller's policy (hidden columns are never searched, row filters apply) with a
+short timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.scope import traverse_scope
+
+from nl2sql_agent.context import RunContext
+from nl2sql_agent.errors import Nl2SqlError
+from nl2sql_agent.safety import validate_sql
+from nl2sql_agent.safety.catalog import permitted_catalog
+
+MAX_FILTERS = 3
+"""Filters looked up per query: the first few carry the question's names."""
+MAX_OTHER_COLUMNS = 8
+"""Other text columns of the same table searched for a value."""
+LOOKUP_TIMEOUT_S = 2.0
+_TEXT_TYPES = ("char", "text", "clob", "string", "varchar")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """``table.column = 'value'`` in a query, with the literal node to correct in place."""
+
+    table: str
+    column: str
+    value: str
+    literal: exp.Literal = field(compare=False, repr=False)
+
+
+@dataclass
+class Lookup:
+    """What the lookups found: a corrected query, or hints for the model, or nothing."""
+
+    fixed_sql: str | None = None
+    hints: list[str] = field(default_factory=list)
+
+
+def text_filters(tree: exp.Expression) -> list[Filter]:
+    """The ``column = 'text'`` and ``column IN ('text', ...)`` filters of ``tree`` on real tables."""
+    found: list[Filter] = []
+    try:
+        scopes = traverse_scope(tree)
+    except (SqlglotError, ValueError):
+        return []
+    for scope in scopes:
+        for column, literal in _compared(scope.expression):
+            source = scope.sources.get(column.table)
+            if isinstance(source, exp.Table):
+                found.append(Filter(source.name.lower(), column.name.lower(), literal.this, literal))
+    return found[:MAX_FILTERS]
+
+
+def look_up_values(sql: str, ctx: RunContext) -> Lookup:
+    """Check the text filters of ``sql`` (which returned no rows) against the data the caller may read."""
+    try:
+        tree = sqlglot.parse_one(sql, read=ctx.dialect)
+    except SqlglotError:
+        return Lookup()
+    columns = permitted_catalog(ctx.db_catalog, ctx.dialect, ctx.policy)
+    lookup = Lookup()
+    fixed = False
+    for item in text_filters(tree):
+        readable = columns.permitted.get(item.table, frozenset())
+        if item.column not in readable or _exists(ctx, item.table, _eq(item.column, item.value)):
+            continue
+        spelt = _distinct(ctx, item.table, item.column, _eq(item.column, item.value, folded=True))
+        if len(spelt) == 1:
+            item.literal.replace(exp.Literal.string(spelt[0]))
+            fixed = True
+            continue
+        lookup.hints += _hints(ctx, item, readable, columns.tables[item.table].columns)
+    if fixed:
+        lookup.fixed_sql = tree.sql(dialect=ctx.dialect)
+    return lookup
+
+
+def _compared(select: exp.Expression) -> Iterator[tuple[exp.Column, exp.Literal]]:
+    where = select.args.get("where")
+    if where is None:
+        return
+    for node in where.find_all(exp.EQ, exp.In):
+        if isinstance(node, exp.EQ):
+            pairs = [(node.this, node.expression), (node.expression, node.this)]
+        else:
+            pairs = [(node.this, value) for value in node.expressions]
+        for column, literal in pairs:
+            if isinstance(column, exp.Column) and isinstance(literal, exp.Literal) and literal.is_string:
+                yield column, literal
+
+
+def _eq(column: str, value: str, *, folded: bool = False) -> exp.Expression:
+    if folded:
+        return exp.func("lower", exp.column(column)).eq(exp.func("lower", exp.Literal.string(value)))
+    return exp.column(column).eq(exp.Literal.string(value))
+
+
+def _hints(ctx: RunContext, item: Filter, readable: frozenset[str], types: dict[str, str]) -> list[str]:
+    quoted = exp.Literal.string(item.value).sql()
+    others = [c for c in readable if c != item.column and any(t in types.get(c, "").lower() for t in _TEXT_TYPES)]
+    holders = [c for c in others[:MAX_OTHER_COLUMNS] if _exists(ctx, item.table, _eq(c, item.value, folded=True))]
+    if holders:
+        where = ", ".join(f"{item.table}.{c}" for c in holders[:2])
+        return [f"no row has {item.table}.{item.column} = {quoted}; that value is in {where}"]
+    pattern = exp.Literal.string(f"%{item.value.lower()}%")
+    longer = _distinct(ctx, item.table, item.column, exp.func("lower", exp.column(item.column)).like(pattern))
+    if longer:
+        values = ", ".join(exp.Literal.string(v).sql() for v in longer)
+        return [f"no row has {item.table}.{item.column} = {quoted}; values containing it: {values}"]
+    return []
+
+
+def _exists(ctx: RunContext, table: str, condition: exp.Expression) -> bool:
+    return bool(_run(ctx, exp.select("1").from_(table).where(condition).limit(1)))
+
+
+def _distinct(ctx: RunContext, table: str, column: str, condition: exp.Expression) -> list[str]:
+    query = exp.select(exp.column(column)).distinct().from_(table).where(condition).limit(3)
+    return [str(row[0]) for row in _run(ctx, query) if row[0] is not None]
+
+
+def _run(ctx: RunContext, query: exp.Select) -> tuple[tuple[object, ...], ...]:
+    """A lookup, validated like any query under the caller's policy; any failure finds nothing."""
+    try:
+        checked = validate_sql(
+            query.sql(dialect=ctx.dialect), dialect=ctx.dialect, catalog=ctx.db_catalog, policy=ctx.policy
+        )
+        timeout = min(LOOKUP_TIMEOUT_S, ctx.statement_timeout_s)
+        return ctx.executor.run(checked.sql, max_rows=3, timeout_s=timeout).rows
+    except Nl2SqlError:
+        return ()

@@ -1,0 +1,53 @@
+"""A query that finds no rows has its text filters looked up: case fixed in place, misplaced values hinted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from nl2sql_agent import Agent
+from nl2sql_agent.models.fake import FakeChatModel, FakeRule
+from nl2sql_agent.safety.policy import SqlPolicy
+
+MakeAgent = Callable[..., Agent]
+
+
+def test_a_value_in_another_letter_case_is_corrected_without_the_model(make_agent: MakeAgent) -> None:
+    model = FakeChatModel(rules=[FakeRule("SELECT COUNT(*) FROM sales WHERE payment_method = 'cash'", role="sql")])
+    answer = make_agent(model, summarize_with_model=False).ask("How many sales were paid in cash?")
+    assert answer.status == "answered" and answer.attempts == 1
+    assert answer.sql is not None and "'Cash'" in answer.sql
+    assert answer.rows[0][0] > 0
+    assert [c["role"] for c in model.calls] == ["sql"]
+
+
+def test_a_value_held_by_another_column_is_a_hint_for_the_repair(make_agent: MakeAgent) -> None:
+    drafts = [
+        "SELECT COUNT(*) FROM stores WHERE store_name = 'Fargo'",
+        "SELECT COUNT(*) FROM stores WHERE city = 'Fargo'",
+    ]
+    model = FakeChatModel(queues={"sql": drafts})
+    answer = make_agent(model, summarize_with_model=False).ask("How many stores are in Fargo?")
+    assert answer.status == "answered" and answer.attempts == 2 and answer.rows[0][0] >= 1
+    repair_prompt = model.calls[-1]["messages"][-1]
+    assert "no row has stores.store_name = 'Fargo'; that value is in stores.city" in repair_prompt
+
+
+def test_a_hidden_column_is_never_searched_or_named(make_agent: MakeAgent) -> None:
+    drafts = ["SELECT COUNT(*) FROM stores WHERE store_name = 'Fargo'", "SELECT COUNT(*) FROM stores"]
+    model = FakeChatModel(queues={"sql": drafts})
+    policy = SqlPolicy(hidden_columns=frozenset({"stores.city"}))
+    answer = make_agent(model, summarize_with_model=False).ask("How many stores are in Fargo?", policy=policy)
+    repair_prompt = model.calls[-1]["messages"][-1]
+    assert "stores.city" not in repair_prompt and "that value is in" not in repair_prompt
+    # The name column still holds longer values with the word in them: those are fair to show.
+    assert "values containing it: 'Fargo Riverside'" in repair_prompt
+    assert answer.status == "answered"
+
+
+def test_nothing_is_looked_up_once_no_repair_remains(make_agent: MakeAgent) -> None:
+    model = FakeChatModel(rules=[FakeRule("SELECT COUNT(*) FROM stores WHERE store_name = 'Atlantis'", role="sql")])
+    answer = make_agent(model, summarize_with_model=False, max_repairs=0).ask("How many stores are in Atlantis?")
+    assert answer.status == "answered" and answer.rows == ((0,),)
+    # An empty result with nothing to look up is an answer too, not a failure.
+    answer = make_agent(model, summarize_with_model=False).ask("How many stores are in Atlantis?")
+    assert answer.status == "answered" and answer.rows == ((0,),) and answer.attempts == 1
