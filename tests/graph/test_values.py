@@ -1,4 +1,5 @@
-"""A query that finds no rows has its text filters looked up: case fixed in place, misplaced values hinted."""
+"""A query that finds nothing has its text filters looked up: case and blanks fixed in place, misplaced values
+hinted."""
 
 from __future__ import annotations
 
@@ -37,11 +38,17 @@ def test_a_hidden_column_is_never_searched_or_named(make_agent: MakeAgent) -> No
     model = FakeChatModel(queues={"sql": drafts})
     policy = SqlPolicy(hidden_columns=frozenset({"stores.city"}))
     answer = make_agent(model, summarize_with_model=False).ask("How many stores are in Fargo?", policy=policy)
-    repair_prompt = model.calls[-1]["messages"][-1]
-    assert "stores.city" not in repair_prompt and "that value is in" not in repair_prompt
-    # The name column still holds longer values with the word in them: those are fair to show.
-    assert "values containing it: 'Fargo Riverside'" in repair_prompt
-    assert answer.status == "answered"
+    # Only the hidden column holds 'Fargo': nothing is hinted, and the empty count is the answer.
+    assert [c["role"] for c in model.calls] == ["sql"]
+    assert answer.status == "answered" and answer.rows == ((0,),)
+
+
+def test_blanks_around_a_stored_value_are_matched_in_place(make_agent: MakeAgent) -> None:
+    model = FakeChatModel(
+        rules=[FakeRule("SELECT COUNT(*) FROM sales WHERE payment_method = ' credit card '", role="sql")]
+    )
+    answer = make_agent(model, summarize_with_model=False).ask("How many sales were paid by credit card?")
+    assert answer.sql is not None and "'Credit Card'" in answer.sql and answer.rows[0][0] > 0
 
 
 def test_nothing_is_looked_up_once_no_repair_remains(make_agent: MakeAgent) -> None:
