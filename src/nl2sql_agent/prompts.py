@@ -52,11 +52,8 @@ SQL_CONTEXT = """Earlier in this conversation (resolve follow-ups such as "and i
 SQL_EVIDENCE = """Hint from the user (domain knowledge): {evidence}
 """
 
-SQL_REPAIR = """Your previous query:
-```sql
-{sql}
-```
-failed: {error}
+# The failed query itself is the assistant turn just before this one: not repeated here.
+SQL_REPAIR = """That query failed: {error}
 Write a corrected query."""
 
 INTENT_SYSTEM = """You decide whether a message is a question that can be answered by querying a database.

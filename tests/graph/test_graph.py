@@ -133,7 +133,9 @@ def test_repair_after_execution_error(make_agent: MakeAgent) -> None:
     )
     answer = make_agent(model, summarize_with_model=False).ask("What is the biggest sale amount?")
     assert answer.status == "answered" and answer.attempts == 2
-    assert "abs" in model.calls[1]["messages"][-1].lower()
+    # The repair turn: the failed query as the model's own answer, then the database's error about it.
+    *_, failed, error = model.calls[1]["messages"]
+    assert "abs('a', 'b')" in failed.lower() and "arguments" in error.lower()
 
 
 def test_repair_gives_up_with_a_typed_error(make_agent: MakeAgent) -> None:

@@ -39,7 +39,7 @@ def sql_messages(state: AgentState, ctx: RunContext) -> list[BaseMessage]:
     if issues:
         last = issues[-1]
         messages.append(AIMessage(f"```sql\n{last['sql'] or ''}\n```"))
-        messages.append(HumanMessage(prompts.SQL_REPAIR.format(sql=last["sql"] or "", error=last["message"])))
+        messages.append(HumanMessage(prompts.SQL_REPAIR.format(error=last["message"])))
     return messages
 
 
