@@ -252,15 +252,23 @@ def _has_sequence(tokens: list[str], sequence: tuple[str, ...]) -> bool:
     return any(tuple(tokens[i : i + size]) == sequence for i in range(len(tokens) - size + 1))
 
 
-def _is_forecast(tokens: list[str]) -> bool:
-    """ "What will our revenue be in 2030?": a question about the future, which no stored row records."""
-    return "will" in tokens and "be" in tokens[tokens.index("will") :]
+def _is_forecast(tokens: list[str], this_year: int | None) -> bool:
+    """ "What will our revenue be in 2030?": a value asked of a year still to come, which no row records.
+
+    Only with a later year: "which invoices will be due next week" may be read off a due date.
+    """
+    if this_year is None or "will" not in tokens or "be" not in tokens[tokens.index("will") :]:
+        return False
+    return any(t.isdigit() and len(t) == 4 and int(t) > this_year for t in tokens)
 
 
-def classify(question: str, vocabulary: Vocabulary | Collection[str], *, has_history: bool) -> Verdict:
+def classify(
+    question: str, vocabulary: Vocabulary | Collection[str], *, has_history: bool, this_year: int | None = None
+) -> Verdict:
     """A verdict from words alone; ``unsure`` means ask the model.
 
-    ``vocabulary`` may be a plain collection of stemmed schema names.
+    ``vocabulary`` may be a plain collection of stemmed schema names; ``this_year`` (the run's "today")
+    lets a question about a later year be told for a forecast.
     """
     if not isinstance(vocabulary, Vocabulary):
         vocabulary = Vocabulary(names=frozenset(vocabulary))
@@ -275,7 +283,7 @@ def classify(question: str, vocabulary: Vocabulary | Collection[str], *, has_his
     pairs = zip(tokens, tokens[1:], strict=False)
     if any(word in _WRITE_VERBS and following in _WRITE_OBJECTS for word, following in pairs):
         return "write_request"
-    if _is_forecast(tokens) or any(
+    if _is_forecast(tokens, this_year) or any(
         _has_sequence(tokens, frame) and not stems(" ".join(frame)) & vocabulary.names for frame in _OFF_TOPIC_FRAMES
     ):
         return "off_topic"

@@ -77,7 +77,18 @@ def test_only_schema_names_make_a_question_about_the_data(question: str, verdict
     ],
 )
 def test_questions_no_table_answers_are_refused_whatever_data_words_they_carry(question: str, verdict: str) -> None:
-    assert classify(question, schema_vocabulary(GEOGRAPHY), has_history=False) == verdict
+    assert classify(question, schema_vocabulary(GEOGRAPHY), has_history=False, this_year=2026) == verdict
+
+
+def test_only_a_later_year_makes_a_will_question_a_forecast() -> None:
+    vocabulary = schema_vocabulary(GEOGRAPHY)
+    assert classify("What will the longest river be in 2050?", vocabulary, has_history=False, this_year=2026) == (
+        "off_topic"
+    )
+    assert classify("Which river will be the longest in 2020?", vocabulary, has_history=False, this_year=2026) == (
+        "data"
+    )
+    assert classify("Which river will be listed first?", vocabulary, has_history=False, this_year=2026) == "data"
 
 
 def test_a_frame_the_schema_names_itself_is_not_a_refusal() -> None:

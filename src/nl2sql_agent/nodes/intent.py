@@ -36,7 +36,7 @@ def _classify_turn(state: AgentState, ctx: RunContext) -> dict[str, Any]:
     hidden = hidden_names_asked(question, ctx.policy.hidden_columns)
     if hidden:
         return {"intent": "not_permitted", "refusal": prompts.REFUSAL_NOT_PERMITTED.format(names=", ".join(hidden))}
-    verdict = classify(question, ctx.vocabulary, has_history=bool(state.get("turns")))
+    verdict = classify(question, ctx.vocabulary, has_history=bool(state.get("turns")), this_year=ctx.today.year)
     if verdict == "unsure":
         verdict = _ask_model(state, ctx)
     match verdict:
