@@ -35,6 +35,8 @@ def test_a_join_nothing_reads_is_dropped_and_stops_repeating_rows(heroes: tuple[
         "SELECT s.superhero_name FROM superhero AS s JOIN hero_power AS hp ON s.id = hp.hero_id AND hp.power_id = 1",
         "SELECT s.superhero_name FROM superhero AS s LEFT JOIN hero_power AS hp ON s.id = hp.hero_id",
         "SELECT a.superhero_name FROM superhero AS a JOIN superhero AS b ON a.height_cm = b.height_cm",
+        # DISTINCT over a join: "heroes that have a power", the join is the filter.
+        "SELECT DISTINCT s.superhero_name FROM superhero AS s JOIN hero_power AS hp ON s.id = hp.hero_id",
         # Read by a bare column name only the joined table has, or through *.
         "SELECT power_id FROM superhero AS s JOIN hero_power AS hp ON s.id = hp.hero_id",
         "SELECT * FROM superhero AS s JOIN hero_power AS hp ON s.id = hp.hero_id",
@@ -42,6 +44,13 @@ def test_a_join_nothing_reads_is_dropped_and_stops_repeating_rows(heroes: tuple[
 )
 def test_joins_that_carry_meaning_are_kept(heroes: tuple[Path, SchemaCatalog], draft: str) -> None:
     assert tidy_joins(draft, dialect="sqlite", catalog=catalog_of(heroes)) is None
+
+
+def test_a_join_the_question_names_is_kept(heroes: tuple[Path, SchemaCatalog]) -> None:
+    draft = "SELECT s.superhero_name FROM superhero AS s JOIN hero_power AS hp ON s.id = hp.hero_id"
+    catalog = catalog_of(heroes)
+    assert tidy_joins(draft, dialect="sqlite", catalog=catalog, question="Which heroes have a hero power?") is None
+    assert tidy_joins(draft, dialect="sqlite", catalog=catalog, question="List the heroes") is not None
 
 
 def test_a_condition_comparing_a_column_with_itself_is_put_on_the_key(heroes: tuple[Path, SchemaCatalog]) -> None:

@@ -28,7 +28,7 @@ def check_sql(state: AgentState, runtime: Runtime[RunContext]) -> Checked:
 def _check(state: AgentState, ctx: RunContext) -> dict[str, Any]:
     draft = state.get("draft") or ""
     try:
-        query = _validated(draft, ctx)
+        query = _validated(draft, state["question"], ctx)
     except SQLValidationError as exc:
         return _rejected(state, draft, exc.code, "; ".join(exc.issues))
     except UnsafeSQLError as exc:
@@ -45,18 +45,18 @@ def _check(state: AgentState, ctx: RunContext) -> dict[str, Any]:
     return {"sql": query.sql, "capped": query.limit >= ctx.policy.max_rows}
 
 
-def _validated(draft: str, ctx: RunContext) -> ValidatedQuery:
+def _validated(draft: str, question: str, ctx: RunContext) -> ValidatedQuery:
     """The validated draft, its joins tidied first (see :mod:`~nl2sql_agent.safety.joins`)."""
-    tidied = tidy_joins(draft, dialect=ctx.dialect, catalog=ctx.db_catalog)
+    tidied = tidy_joins(draft, dialect=ctx.dialect, catalog=ctx.db_catalog, question=question)
     if tidied is not None:
         try:
-            return _fixed_or_raised(tidied, ctx)
+            return _fixed_or_raised(tidied, question, ctx)
         except (SQLValidationError, UnsafeSQLError):
             pass  # tidying must never cost a draft: the draft as written gets its own chance
-    return _fixed_or_raised(draft, ctx)
+    return _fixed_or_raised(draft, question, ctx)
 
 
-def _fixed_or_raised(draft: str, ctx: RunContext) -> ValidatedQuery:
+def _fixed_or_raised(draft: str, question: str, ctx: RunContext) -> ValidatedQuery:
     """The validated draft; a draft whose only faults have one fix (a swapped alias, a misspelt column, a
     missing join along the one key) is fixed, not sent back."""
     try:
@@ -66,7 +66,7 @@ def _fixed_or_raised(draft: str, ctx: RunContext) -> ValidatedQuery:
         if fixed is None:
             raise
         # A column moved to its right table can leave the join it was read through unread.
-        fixed = tidy_joins(fixed, dialect=ctx.dialect, catalog=ctx.db_catalog) or fixed
+        fixed = tidy_joins(fixed, dialect=ctx.dialect, catalog=ctx.db_catalog, question=question) or fixed
         try:
             return validate_sql(fixed, dialect=ctx.dialect, catalog=ctx.db_catalog, policy=ctx.policy)
         except SQLValidationError:

@@ -2,8 +2,9 @@
 
 1. A join nothing reads. ``SELECT t1.name FROM singer AS t1 JOIN singer_in_concert AS t2 ON ...`` for
    "the singer whose song has 'Hey' in it" repeats each singer once per concert. A plain key join whose
-   table no other part of the query reads is dropped (not in queries that count or group, where the
-   join's rows are the point, and not when its condition does more than match one pair of columns).
+   table no other part of the query reads is dropped. Not in queries that count or group (the join's
+   rows are the point), nor under DISTINCT or when the question names the joined table (the join is the
+   "those that have one" filter), nor when its condition does more than match one pair of columns.
 2. A join condition that compares a column with itself (``ON t2.makeid = t2.makeid``): always true, so a
    cross join. When one foreign key links the joined table to an earlier one, that key is what was meant.
 
@@ -17,10 +18,11 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from nl2sql_agent.db.types import SchemaCatalog
+from nl2sql_agent.lexicon import FUNCTION_WORDS, stems
 from nl2sql_agent.safety.autofix import key_pairs
 
 
-def tidy_joins(sql: str, *, dialect: str, catalog: SchemaCatalog) -> str | None:
+def tidy_joins(sql: str, *, dialect: str, catalog: SchemaCatalog, question: str = "") -> str | None:
     """``sql`` without unread joins and with self-comparing join conditions put on their key; ``None`` if
     neither applied.
 
@@ -35,7 +37,7 @@ def tidy_joins(sql: str, *, dialect: str, catalog: SchemaCatalog) -> str | None:
     changed = False
     for select in list(tree.find_all(exp.Select)):
         changed |= _key_self_comparisons(select, catalog)
-        changed |= _drop_unread_joins(select, catalog)
+        changed |= _drop_unread_joins(select, catalog, stems(question))
     return tree.sql(dialect=dialect) if changed else None
 
 
@@ -80,9 +82,11 @@ def _key_self_comparisons(select: exp.Select, catalog: SchemaCatalog) -> bool:
     return changed
 
 
-def _drop_unread_joins(select: exp.Select, catalog: SchemaCatalog) -> bool:
+def _drop_unread_joins(select: exp.Select, catalog: SchemaCatalog, asked: frozenset[str]) -> bool:
     if select.args.get("group") or any(True for _ in select.find_all(exp.AggFunc)):
         return False  # COUNT(*) over a join counts the joined rows: the join is the question
+    if select.args.get("distinct"):
+        return False  # DISTINCT over a join reads as "those that have one": the join is the filter
     if any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.is_star) for e in select.expressions):
         return False
     changed = False
@@ -95,6 +99,8 @@ def _drop_unread_joins(select: exp.Select, catalog: SchemaCatalog) -> bool:
         name = table.name.lower()
         if sum(1 for t in select.find_all(exp.Table) if t.name.lower() == name) > 1:
             continue  # a self-join compares rows of one table: never "unread"
+        if stems(name) - FUNCTION_WORDS <= asked:
+            continue  # "singers who performed in a concert": the question asks for the match
         if not _is_read_outside(select, join, table, catalog):
             join.pop()
             changed = True
