@@ -30,6 +30,8 @@ def tidy_joins(sql: str, *, dialect: str, catalog: SchemaCatalog, question: str 
         ``SELECT s.name FROM singer AS s JOIN singer_in_concert AS c ON s.singer_id = c.singer_id`` becomes
         ``SELECT s.name FROM singer AS s``.
     """
+    if "join" not in sql.lower():
+        return None  # nothing to tidy, and no parse to pay for (most drafts read one table)
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
     except SqlglotError:
