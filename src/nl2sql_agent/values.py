@@ -49,7 +49,7 @@ class Lookup:
     hints: list[str] = field(default_factory=list)
 
 
-def text_filters(tree: exp.Expression) -> list[Filter]:
+def text_filters(tree: exp.Expr) -> list[Filter]:
     """The ``column = 'text'`` and ``column IN ('text', ...)`` filters of ``tree`` on real tables."""
     found: list[Filter] = []
     try:
@@ -88,7 +88,7 @@ def look_up_values(sql: str, ctx: RunContext) -> Lookup:
     return lookup
 
 
-def _compared(select: exp.Expression) -> Iterator[tuple[exp.Column, exp.Literal]]:
+def _compared(select: exp.Expr) -> Iterator[tuple[exp.Column, exp.Literal]]:
     where = select.args.get("where")
     if where is None:
         return

@@ -5,6 +5,8 @@ Only fixes with one possible intent are made, and the result goes through ``vali
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
@@ -101,9 +103,10 @@ def join_owner_tables(sql: str, *, dialect: str, catalog: CatalogLike, policy: S
     changed = False
     for scope in scopes:
         select = scope.expression
-        tables = _scope_tables(scope, dialect)
-        if not isinstance(select, exp.Select) or not select.args.get("from_") or None in tables.values():
+        sources = _scope_tables(scope, dialect)
+        if not isinstance(select, exp.Select) or not select.args.get("from_") or None in sources.values():
             continue
+        tables = {alias: key for alias, key in sources.items() if key is not None}
         present = set(tables.values())
         joined: dict[str, str] = {}
         for column in scope.columns:
@@ -138,7 +141,7 @@ def autofix(sql: str, *, dialect: str, catalog: CatalogLike, policy: SqlPolicy |
     return fixed if fixed != sql else None
 
 
-def _parsed(sql: str, dialect: str) -> tuple[exp.Expression, list[Scope]] | None:
+def _parsed(sql: str, dialect: str) -> tuple[exp.Expr, list[Scope]] | None:
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
         return tree, traverse_scope(tree)
@@ -206,7 +209,7 @@ def _declared_key_pairs(catalog: SchemaCatalog, key: str, owner: str) -> list[li
     return found
 
 
-def _qualify_unqualified(scope: Scope, tables: dict[str, str | None], permitted: dict[str, frozenset[str]]) -> None:
+def _qualify_unqualified(scope: Scope, tables: Mapping[str, str | None], permitted: dict[str, frozenset[str]]) -> None:
     """Bind each bare column to its one table before a join could make the name ambiguous."""
     for column in scope.columns:
         if column.table:
