@@ -42,24 +42,10 @@ def requalify_columns(sql: str, *, dialect: str, catalog: CatalogLike, policy: S
             if bound is None or name in permitted.get(bound[1], ()):
                 continue
             owners = [alias for alias, key in tables.values() if name in permitted.get(key, ())]
-            if len(owners) == 1 and not _would_compare_with_itself(column, owners[0]):
+            if len(owners) == 1:
                 column.set("table", exp.to_identifier(owners[0]))
                 changed = True
     return tree.sql(dialect=dialect) if changed else None
-
-
-def _would_compare_with_itself(column: exp.Column, alias: str) -> bool:
-    """``ON t1.id = t2.id`` with ``t2`` lacking ``id`` is a wrong join, not a swapped alias: moving it
-    would give ``t1.id = t1.id``."""
-    parent = column.parent
-    if not isinstance(parent, exp.EQ):
-        return False
-    other = parent.expression if parent.this is column else parent.this
-    return (
-        isinstance(other, exp.Column)
-        and other.name.lower() == column.name.lower()
-        and other.table.lower() == alias.lower()
-    )
 
 
 def respell_columns(sql: str, *, dialect: str, catalog: CatalogLike, policy: SqlPolicy | None = None) -> str | None:
