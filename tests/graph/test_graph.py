@@ -276,3 +276,19 @@ def test_a_join_left_unread_by_an_alias_fix_is_dropped_too(make_agent: MakeAgent
     answer = make_agent(model, summarize_with_model=False).ask("Which stores are larger than 20000 square feet?")
     assert answer.status == "answered" and answer.attempts == 1 and answer.sql is not None
     assert "sales" not in answer.sql.lower()
+
+
+def test_a_join_column_named_on_the_wrong_side_ends_on_the_key(make_agent: MakeAgent, sample_db_path: Path) -> None:
+    # stores has no sale_id: moved to sales it gives s.sale_id = s.sale_id, which tidying puts on the key.
+    draft = (
+        "SELECT st.store_name, COUNT(*) FROM stores AS st JOIN sales AS s ON st.sale_id = s.sale_id "
+        "GROUP BY st.store_name"
+    )
+    model = FakeChatModel(rules=[FakeRule(draft, role="sql")])
+    answer = make_agent(model, summarize_with_model=False).ask("How many sales did each store make?")
+    assert answer.status == "answered" and answer.attempts == 1
+    with sqlite3.connect(f"file:{sample_db_path}?mode=ro", uri=True) as conn:
+        expected = conn.execute(
+            "SELECT st.store_name, COUNT(*) FROM stores st JOIN sales s ON s.store_id = st.store_id GROUP BY 1"
+        ).fetchall()
+    assert sorted(answer.rows) == sorted(expected)
