@@ -5,7 +5,8 @@ Only fixes with one possible intent are made, and the result goes through ``vali
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
@@ -18,57 +19,32 @@ from nl2sql_agent.safety.policy import SqlPolicy
 from nl2sql_agent.safety.tables import key_of
 
 
+@dataclass(frozen=True)
+class _Fixing:
+    """What every fix reads: the dialect, the caller's readable columns, and the catalog (for its keys)."""
+
+    dialect: str
+    permitted: dict[str, frozenset[str]]
+    catalog: CatalogLike
+
+
+_Fix = Callable[[Scope, _Fixing], bool]
+"""One kind of fix applied to one scope of the parsed draft, in place; True if it changed anything."""
+
+
 def requalify_columns(sql: str, *, dialect: str, catalog: CatalogLike, policy: SqlPolicy | None = None) -> str | None:
     """``sql`` with each column moved to the one table of its query that has it, or ``None`` if nothing moved.
 
     Small models swap table aliases (``T2.country`` where T2 is the link table and T1 the singer table); when
     exactly one other table of the same SELECT has the column, that table is what was meant.
     """
-    permitted = permitted_catalog(catalog, dialect, policy or SqlPolicy()).permitted
-    parsed = _parsed(sql, dialect)
-    if parsed is None:
-        return None
-    tree, scopes = parsed
-    changed = False
-    for scope in scopes:
-        tables = {
-            alias.lower(): (alias, key_of(source, dialect))
-            for alias, source in scope.sources.items()
-            if isinstance(source, exp.Table)
-        }
-        for column in scope.columns:
-            bound = tables.get(column.table.lower()) if column.table else None
-            name = column.name.lower()
-            if bound is None or name in permitted.get(bound[1], ()):
-                continue
-            owners = [alias for alias, key in tables.values() if name in permitted.get(key, ())]
-            if len(owners) == 1:
-                column.set("table", exp.to_identifier(owners[0]))
-                changed = True
-    return tree.sql(dialect=dialect) if changed else None
+    return _apply(sql, (_requalify,), dialect=dialect, catalog=catalog, policy=policy)
 
 
 def respell_columns(sql: str, *, dialect: str, catalog: CatalogLike, policy: SqlPolicy | None = None) -> str | None:
     """``sql`` with each unknown column renamed to the one column of its table spelled the same but for
     underscores and case (``pet_type`` for ``PetType``), or ``None`` if nothing changed."""
-    permitted = permitted_catalog(catalog, dialect, policy or SqlPolicy()).permitted
-    parsed = _parsed(sql, dialect)
-    if parsed is None:
-        return None
-    tree, scopes = parsed
-    changed = False
-    for scope in scopes:
-        tables = _scope_tables(scope, dialect)
-        for column in scope.columns:
-            name = column.name.lower()
-            keys = [tables.get(column.table.lower())] if column.table else list(tables.values())
-            if len(keys) != 1 or keys[0] is None or name in permitted.get(keys[0], ()):
-                continue
-            spelled = [c for c in permitted.get(keys[0], ()) if _squashed(c) == _squashed(name)]
-            if len(spelled) == 1:
-                column.set("this", exp.to_identifier(spelled[0]))
-                changed = True
-    return tree.sql(dialect=dialect) if changed else None
+    return _apply(sql, (_respell,), dialect=dialect, catalog=catalog, policy=policy)
 
 
 def join_owner_tables(sql: str, *, dialect: str, catalog: CatalogLike, policy: SqlPolicy | None = None) -> str | None:
@@ -79,60 +55,101 @@ def join_owner_tables(sql: str, *, dialect: str, catalog: CatalogLike, policy: S
     link table ``hero_power``) when it lives one join away (``superpower``); with a single key between
     the two, the missing join has one meaning.
     """
-    if not isinstance(catalog, SchemaCatalog):
-        return None  # a plain mapping has no keys to join on
-    permitted = permitted_catalog(catalog, dialect, policy or SqlPolicy()).permitted
-    parsed = _parsed(sql, dialect)
-    if parsed is None:
-        return None
-    tree, scopes = parsed
-    changed = False
-    for scope in scopes:
-        select = scope.expression
-        sources = _scope_tables(scope, dialect)
-        if not isinstance(select, exp.Select) or not select.args.get("from_") or None in sources.values():
-            continue
-        tables = {alias: key for alias, key in sources.items() if key is not None}
-        present = set(tables.values())
-        joined: dict[str, str] = {}
-        for column in scope.columns:
-            name = column.name.lower()
-            if (column.table and column.table.lower() not in tables) or any(
-                name in permitted.get(key, ()) for key in present
-            ):
-                continue
-            links = [
-                (owner, alias, pairs)
-                for owner, columns in permitted.items()
-                if name in columns and owner not in present
-                for alias, key in tables.items()
-                for pairs in key_pairs(catalog, key, owner)
-            ]
-            if len(links) != 1:
-                continue  # no key, or several ways to join: the model must choose
-            owner, alias, pairs = links[0]
-            if owner not in joined:
-                _qualify_unqualified(scope, tables, permitted)
-                joined[owner] = _join(select, catalog, owner, alias, pairs, used=set(tables) | set(joined.values()))
-            column.set("table", exp.to_identifier(joined[owner]))
-            changed = True
-    return tree.sql(dialect=dialect) if changed else None
+    return _apply(sql, (_join_owners,), dialect=dialect, catalog=catalog, policy=policy)
 
 
 def autofix(sql: str, *, dialect: str, catalog: CatalogLike, policy: SqlPolicy | None = None) -> str | None:
-    """Every fix that applies, in turn (alias, spelling, missing join); ``None`` if none changed ``sql``."""
-    fixed = sql
-    for fix in (requalify_columns, respell_columns, join_owner_tables):
-        fixed = fix(fixed, dialect=dialect, catalog=catalog, policy=policy) or fixed
-    return fixed if fixed != sql else None
+    """Every fix that applies, in turn (alias, spelling, missing join), on one parse of ``sql``; ``None`` if
+    none changed it."""
+    return _apply(sql, (_requalify, _respell, _join_owners), dialect=dialect, catalog=catalog, policy=policy)
 
 
-def _parsed(sql: str, dialect: str) -> tuple[exp.Expr, list[Scope]] | None:
+def _apply(
+    sql: str, fixes: tuple[_Fix, ...], *, dialect: str, catalog: CatalogLike, policy: SqlPolicy | None
+) -> str | None:
+    """``sql`` parsed once, each fix run over every scope in turn; the new SQL, or ``None`` if nothing changed."""
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
-        return tree, traverse_scope(tree)
-    except (SqlglotError, ValueError):
+    except SqlglotError:
         return None
+    fixing = _Fixing(dialect, permitted_catalog(catalog, dialect, policy or SqlPolicy()).permitted, catalog)
+    changed = False
+    for fix in fixes:
+        try:
+            scopes = traverse_scope(tree)  # afresh: an earlier fix may have joined a table in
+        except (SqlglotError, ValueError):
+            break
+        for scope in scopes:
+            changed |= fix(scope, fixing)
+    return tree.sql(dialect=dialect) if changed else None
+
+
+def _requalify(scope: Scope, fixing: _Fixing) -> bool:
+    changed = False
+    tables = {
+        alias.lower(): (alias, key_of(source, fixing.dialect))
+        for alias, source in scope.sources.items()
+        if isinstance(source, exp.Table)
+    }
+    for column in scope.columns:
+        bound = tables.get(column.table.lower()) if column.table else None
+        name = column.name.lower()
+        if bound is None or name in fixing.permitted.get(bound[1], ()):
+            continue
+        owners = [alias for alias, key in tables.values() if name in fixing.permitted.get(key, ())]
+        if len(owners) == 1:
+            column.set("table", exp.to_identifier(owners[0]))
+            changed = True
+    return changed
+
+
+def _respell(scope: Scope, fixing: _Fixing) -> bool:
+    changed = False
+    tables = _scope_tables(scope, fixing.dialect)
+    for column in scope.columns:
+        name = column.name.lower()
+        keys = [tables.get(column.table.lower())] if column.table else list(tables.values())
+        if len(keys) != 1 or keys[0] is None or name in fixing.permitted.get(keys[0], ()):
+            continue
+        spelled = [c for c in fixing.permitted.get(keys[0], ()) if _squashed(c) == _squashed(name)]
+        if len(spelled) == 1:
+            column.set("this", exp.to_identifier(spelled[0]))
+            changed = True
+    return changed
+
+
+def _join_owners(scope: Scope, fixing: _Fixing) -> bool:
+    catalog, permitted = fixing.catalog, fixing.permitted
+    if not isinstance(catalog, SchemaCatalog):
+        return False  # a plain mapping has no keys to join on
+    select = scope.expression
+    sources = _scope_tables(scope, fixing.dialect)
+    if not isinstance(select, exp.Select) or not select.args.get("from_") or None in sources.values():
+        return False
+    tables = {alias: key for alias, key in sources.items() if key is not None}
+    present = set(tables.values())
+    joined: dict[str, str] = {}
+    for column in scope.columns:
+        name = column.name.lower()
+        if (column.table and column.table.lower() not in tables) or any(
+            name in permitted.get(key, ()) for key in present
+        ):
+            continue
+        links = [
+            (owner, alias, pairs)
+            for owner, columns in permitted.items()
+            if name in columns and owner not in present
+            for alias, key in tables.items()
+            for pairs in key_pairs(catalog, key, owner)
+        ]
+        if len(links) != 1:
+            continue  # no key, or several ways to join: the model must choose
+        owner, alias, pairs = links[0]
+        if owner not in joined:
+            _qualify_unqualified(scope, tables, permitted)
+            joined[owner] = _join(select, catalog, owner, alias, pairs, used=set(tables) | set(joined.values()))
+        column.set("table", exp.to_identifier(joined[owner]))
+    return bool(joined)
 
 
 def _scope_tables(scope: Scope, dialect: str) -> dict[str, str | None]:
