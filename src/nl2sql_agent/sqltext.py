@@ -35,8 +35,9 @@ def extract_sql(reply: str) -> tuple[str | None, str | None]:
 def parse_or_none(sql: str | None, dialect: str) -> exp.Expr | None:
     """``sql``'s syntax tree, or ``None`` when there is no SQL or it does not parse.
 
-    For code that only looks at a query's names (which tables a past answer read, which names a failed
-    draft invented); validation proper raises its own precise errors instead.
+    For code that reads or tidies a query and leaves one that does not parse alone (which tables a past
+    answer read, which names a failed draft invented, join tidying, value lookups); validation proper
+    raises its own precise errors instead.
     """
     if not sql:
         return None

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import traverse_scope
@@ -22,6 +21,7 @@ from nl2sql_agent.context import RunContext
 from nl2sql_agent.errors import Nl2SqlError
 from nl2sql_agent.safety import validate_sql
 from nl2sql_agent.safety.catalog import permitted_catalog
+from nl2sql_agent.sqltext import parse_or_none
 
 MAX_FILTERS = 3
 """Filters looked up per query: the first few carry the question's names."""
@@ -66,9 +66,8 @@ def text_filters(tree: exp.Expr) -> list[Filter]:
 
 def look_up_values(sql: str, ctx: RunContext) -> Lookup:
     """Check the text filters of ``sql`` (which returned no rows) against the data the caller may read."""
-    try:
-        tree = sqlglot.parse_one(sql, read=ctx.dialect)
-    except SqlglotError:
+    tree = parse_or_none(sql, ctx.dialect)
+    if tree is None:
         return Lookup()
     columns = permitted_catalog(ctx.db_catalog, ctx.dialect, ctx.policy)
     lookup = Lookup()

@@ -13,13 +13,12 @@ Both run on the AST; what comes out goes through ``validate_sql`` like any draft
 
 from __future__ import annotations
 
-import sqlglot
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
 
 from nl2sql_agent.db.types import SchemaCatalog
 from nl2sql_agent.lexicon import FUNCTION_WORDS, stems
 from nl2sql_agent.safety.autofix import key_pairs
+from nl2sql_agent.sqltext import parse_or_none
 
 
 def tidy_joins(sql: str, *, dialect: str, catalog: SchemaCatalog, question: str = "") -> str | None:
@@ -32,9 +31,8 @@ def tidy_joins(sql: str, *, dialect: str, catalog: SchemaCatalog, question: str 
     """
     if "join" not in sql.lower():
         return None  # nothing to tidy, and no parse to pay for (most drafts read one table)
-    try:
-        tree = sqlglot.parse_one(sql, read=dialect)
-    except SqlglotError:
+    tree = parse_or_none(sql, dialect)
+    if tree is None:
         return None
     changed = False
     for select in list(tree.find_all(exp.Select)):
