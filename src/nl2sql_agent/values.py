@@ -111,7 +111,8 @@ def _eq(column: str, value: str, *, folded: bool = False) -> exp.Expression:
 
 def _hints(ctx: RunContext, item: Filter, readable: frozenset[str], types: dict[str, str]) -> list[str]:
     quoted = exp.Literal.string(item.value).sql()
-    others = [c for c in readable if c != item.column and any(t in types.get(c, "").lower() for t in _TEXT_TYPES)]
+    # In catalog order: a set's order changes from one process to the next, and so would the hint.
+    others = [c for c, kind in types.items() if c in readable and c != item.column and _is_text(kind)]
     holders = [c for c in others[:MAX_OTHER_COLUMNS] if _exists(ctx, item.table, _eq(c, item.value, folded=True))]
     if not holders:
         # Values that merely contain the word were tried as hints too: the model's second query was no
@@ -119,6 +120,10 @@ def _hints(ctx: RunContext, item: Filter, readable: frozenset[str], types: dict[
         return []
     where = ", ".join(f"{item.table}.{c}" for c in holders[:2])
     return [f"no row has {item.table}.{item.column} = {quoted}; that value is in {where}"]
+
+
+def _is_text(type_name: str) -> bool:
+    return any(t in type_name.lower() for t in _TEXT_TYPES)
 
 
 def _exists(ctx: RunContext, table: str, condition: exp.Expression) -> bool:
