@@ -149,6 +149,7 @@ class Agent:
             statement_timeout_s=self.settings.statement_timeout_s,
             max_query_cost=self.settings.max_query_cost,
             summarize_with_model=self.settings.summarize_with_model,
+            intent_model_check=self.settings.intent_model_check,
         )
 
     def context(self, policy: SqlPolicy | None = None) -> RunContext:

@@ -20,7 +20,7 @@ class RunContext:
     sql_model: BaseChatModel
     """Writes SQL."""
     small_model: BaseChatModel
-    """Classifies intent when the cheap check is unsure, and writes the answer."""
+    """Writes the answer, and classifies intent when ``intent_model_check`` is on and the cheap check is unsure."""
     executor: ReadOnlyExecutor
     catalog: SchemaCatalog
     """What this caller may see: the database catalog already narrowed by ``policy`` (retrieval, prompts)."""
@@ -38,6 +38,8 @@ class RunContext:
     max_query_cost: float | None = None
     """PostgreSQL planner cost over which a query is refused before it runs (``None``: no gate)."""
     summarize_with_model: bool = True
+    intent_model_check: bool = False
+    """Ask ``small_model`` about questions that name nothing in the schema or the data (else refused)."""
 
     @property
     def dialect(self) -> str:

@@ -50,3 +50,29 @@ def stems_of(texts: Iterable[str]) -> frozenset[str]:
     for text in texts:
         found |= stems(text)
     return frozenset(found)
+
+
+_QUOTED = re.compile(r"\"([^\"]{2,})\"|“([^”]{2,})”|`([^`]{2,})`|(?<![A-Za-z])'([^']{2,})'(?![A-Za-z])")
+_TOKEN = re.compile(r"[A-Za-z][\w.&'-]*")
+
+
+def given_names(text: str, *, limit: int = 3) -> list[str]:
+    """Values a question names: quoted strings, then runs of capitalised words after the first word.
+
+    Example: ``given_names('Where is Amy Firth\\'s hometown, "Leeds"?')`` gives ``["Leeds", "Amy Firth"]``.
+    """
+    found = [next(part for part in match if part).strip(" .,;:!?") for match in _QUOTED.findall(text)]
+    run: list[str] = []
+    # The first word is capitalised because it starts the sentence, and "I" because it is "I". Quoted
+    # text is taken whole above, not again word by word.
+    for index, token in enumerate(_TOKEN.findall(_QUOTED.sub(" q ", text))):
+        token = token.removesuffix("'s").rstrip(".'-")
+        if index > 0 and token[:1].isupper() and token != "I":
+            run.append(token)
+            continue
+        if run:
+            found.append(" ".join(run))
+        run = []
+    if run:
+        found.append(" ".join(run))
+    return [name for name in dict.fromkeys(found) if name][:limit]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Stored as ``PRAGMA user_version``; bump it whenever the schema or the generated rows change."""
 SEED = 20240917
 START_DATE = dt.date(2023, 1, 1)
@@ -251,7 +251,7 @@ _TABLES: tuple[_Table, ...] = (
     ),
     _Table(
         "sales",
-        "One row per sale: a product sold in a store, with the price actually paid.",
+        "One row per sale (an order line): a product sold in a store, with the price actually paid.",
         (
             _pk("sale_id", "Sale identifier (increases with sale_date)."),
             _date("sale_date", "Date of the sale (ISO yyyy-mm-dd), 2023-01-01 to 2025-12-31."),

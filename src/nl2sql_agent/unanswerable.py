@@ -2,7 +2,9 @@
 
 When the repair loop gives up on a query that kept reading a column or table the schema lacks, and the
 question itself asks for that thing in words the schema never uses ("the river's current *speed*",
-"our *followers* on Twitter"), the honest answer is that the data is not there, not an error.
+"our *followers* on Twitter"), the honest answer is that the data is not there, not an error. So it is
+when the unknown column only filters on a value the question gives and the data lacks ("the longest
+coastline in *Africa*": ``continent = 'Africa'``, with no continent anywhere and no 'Africa' stored).
 """
 
 from __future__ import annotations
@@ -13,6 +15,45 @@ from nl2sql_agent.db.types import SchemaCatalog
 from nl2sql_agent.intent import Vocabulary
 from nl2sql_agent.lexicon import FUNCTION_WORDS, stems
 from nl2sql_agent.sqltext import parse_or_none
+
+
+def _unknown_names(tree: exp.Expr, catalog: SchemaCatalog) -> tuple[list[str], set[str]]:
+    """Tables and columns ``tree`` reads that the schema lacks, and the lower-cased unknown column names."""
+    # Names the query defines itself: CTEs, table aliases and output aliases are not schema names.
+    defined = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    defined |= {alias.alias.lower() for alias in tree.find_all(exp.Alias, exp.TableAlias) if alias.alias}
+    tables = defined | {t.name.lower() for t in catalog.tables.values()}
+    columns = defined | {c.name.lower() for t in catalog.tables.values() for c in t.columns}
+    unknown_columns = [c.name for c in tree.find_all(exp.Column) if c.name.lower() not in columns]
+    unknown = [t.name for t in tree.find_all(exp.Table) if t.name.lower() not in tables] + unknown_columns
+    return unknown, {name.lower() for name in unknown_columns}
+
+
+def filtered_values(
+    sql: str | None, question: str, *, catalog: SchemaCatalog, vocabulary: Vocabulary, dialect: str
+) -> dict[str, str]:
+    """``{unknown column: value}`` for filters of ``sql`` on a column the schema lacks, against a value the
+    question gives in words the schema does not know (whether the data holds it is for the caller to ask).
+
+    Example: ``WHERE continent = 'Africa'`` for "Which country has the longest coastline in Africa?" on a
+    schema without continents gives ``{"continent": "Africa"}``.
+    """
+    tree = parse_or_none(sql, dialect)
+    if tree is None:
+        return {}
+    unknown = _unknown_names(tree, catalog)[1]
+    asked = question.lower()
+    found: dict[str, str] = {}
+    for node in tree.find_all(exp.EQ, exp.In):
+        values = [node.expression] if isinstance(node, exp.EQ) else node.expressions
+        column = node.this
+        if not isinstance(column, exp.Column) or column.name.lower() not in unknown:
+            continue
+        for value in values:
+            text = value.this if isinstance(value, exp.Literal) and value.is_string else ""
+            if text.strip() and text.lower() in asked and not (stems(text) - FUNCTION_WORDS) & vocabulary.all:
+                found.setdefault(column.name, text)
+    return found
 
 
 def missing_concepts(
@@ -26,13 +67,7 @@ def missing_concepts(
     tree = parse_or_none(sql, dialect)
     if tree is None:
         return []
-    # Names the query defines itself: CTEs, table aliases and output aliases are not schema names.
-    defined = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    defined |= {alias.alias.lower() for alias in tree.find_all(exp.Alias, exp.TableAlias) if alias.alias}
-    tables = defined | {t.name.lower() for t in catalog.tables.values()}
-    columns = defined | {c.name.lower() for t in catalog.tables.values() for c in t.columns}
-    unknown = [t.name for t in tree.find_all(exp.Table) if t.name.lower() not in tables]
-    unknown += [c.name for c in tree.find_all(exp.Column) if c.name.lower() not in columns]
+    unknown = _unknown_names(tree, catalog)[0]
     asked = stems(question) - FUNCTION_WORDS
     known = vocabulary.all
     missing: list[str] = []

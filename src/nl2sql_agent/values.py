@@ -10,7 +10,8 @@ short timeout.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -19,6 +20,7 @@ from sqlglot.optimizer.scope import traverse_scope
 
 from nl2sql_agent.context import RunContext
 from nl2sql_agent.errors import Nl2SqlError
+from nl2sql_agent.retrieval import score_tables
 from nl2sql_agent.safety import validate_sql
 from nl2sql_agent.safety.catalog import permitted_catalog
 from nl2sql_agent.sqltext import parse_or_none
@@ -28,6 +30,10 @@ MAX_FILTERS = 3
 MAX_OTHER_COLUMNS = 8
 """Other text columns of the same table searched for a value."""
 LOOKUP_TIMEOUT_S = 2.0
+MAX_NAME_COLUMNS = 24
+"""Text columns searched for a name the question gives (the most relevant tables' first)."""
+NAME_BUDGET_S = 3.0
+"""Wall-clock budget for all of one question's name lookups."""
 _TEXT_TYPES = ("char", "text", "clob", "string", "varchar")
 
 
@@ -85,6 +91,40 @@ def look_up_values(sql: str, ctx: RunContext) -> Lookup:
     if fixed:
         lookup.fixed_sql = tree.sql(dialect=ctx.dialect)
     return lookup
+
+
+def stored_names(names: Sequence[str], question: str, ctx: RunContext) -> list[str]:
+    """The ``names`` the database holds as a text value (any letter case), as ``table.column`` holders.
+
+    Sample values are checked first, for free; then up to :data:`MAX_NAME_COLUMNS` readable text columns,
+    tables most relevant to ``question`` first, within :data:`NAME_BUDGET_S` seconds.
+    """
+    wanted = {name.strip().lower() for name in names if name.strip()}
+    if not wanted:
+        return []
+    readable = permitted_catalog(ctx.db_catalog, ctx.dialect, ctx.policy).permitted
+    scores = score_tables(ctx.catalog, question)
+    # sorted() is stable: equally relevant tables stay in catalog order, so the search is reproducible.
+    tables = sorted(ctx.db_catalog.tables.items(), key=lambda item: -scores.get(item[0], 0.0))
+    found: list[str] = []
+    searched: list[tuple[str, str]] = []
+    for key, info in tables:
+        allowed = readable.get(key.lower(), frozenset())
+        for column in info.columns:
+            if column.name.lower() in allowed and _is_text(column.type):
+                held = wanted & {value.strip().lower() for value in column.samples}
+                found += [f"{key}.{column.name}"] * bool(held)
+                searched.append((key, column.name))
+    if found:
+        return found
+    deadline = time.monotonic() + NAME_BUDGET_S
+    for key, column_name in searched[:MAX_NAME_COLUMNS]:
+        if time.monotonic() > deadline:
+            break
+        found += [f"{key}.{column_name}" for value in wanted if _exists(ctx, key, _eq(column_name, value, folded=True))]
+        if found:
+            break
+    return found
 
 
 def _compared(select: exp.Expr) -> Iterator[tuple[exp.Column, exp.Literal]]:

@@ -83,7 +83,7 @@ def test_agent_multi_turn_runs_in_one_thread(
 def test_agent_refusals_and_errors(tiny_db: Path, agent_predictor: AgentPredictor) -> None:
     refused = agent_predictor.predict(bench_item(tiny_db, "Tell me a joke", must_refuse=True))
     assert refused.status == "refused" and refused.sql is None
-    failed = agent_predictor.predict(bench_item(tiny_db, "the broken column?", "SELECT 1"))
+    failed = agent_predictor.predict(bench_item(tiny_db, "Which city has the broken column?", "SELECT 1"))
     assert failed.status == "error" and failed.error_code == "sql_validation"
     assert failed.usage.llm_calls >= 1  # the calls spent before giving up still count
 

@@ -97,11 +97,35 @@ def test_write_and_injection_requests_are_refused(make_agent: MakeAgent, questio
     assert model.calls == []
 
 
-def test_unsure_intent_asks_the_small_model(make_agent: MakeAgent) -> None:
+def test_a_question_naming_nothing_in_the_database_is_refused_without_a_model_call(make_agent: MakeAgent) -> None:
+    model = FakeChatModel(rules=[FakeRule("SELECT 1", role="sql")], queues={"intent": ["data"]})
+    answer = make_agent(model).ask('Which nation is known as "The Land of Smiles"?')
+    assert answer.status == "refused" and answer.sql is None
+    assert model.calls == []
+    assert "only answer questions about the data" in answer.answer
+
+
+def test_unsure_intent_asks_the_small_model_when_configured(make_agent: MakeAgent) -> None:
     model = FakeChatModel(queues={"intent": ["other"]})
-    answer = make_agent(model).ask("Is it a good idea?")
+    answer = make_agent(model, intent_model_check=True).ask("Is it a good idea?")
     assert answer.status == "refused"
     assert roles(model) == ["intent"]
+
+
+def test_a_question_naming_a_stored_value_is_a_data_question(make_agent: MakeAgent, sample_db_path: Path) -> None:
+    # No table or column word, but "Seattle Downtown" is a store's name in the data (beyond the samples).
+    name = scalar(sample_db_path, "SELECT store_name FROM stores ORDER BY store_id DESC LIMIT 1")
+    model = FakeChatModel(rules=[FakeRule(f"SELECT city FROM stores WHERE store_name = '{name}'", role="sql")])
+    answer = make_agent(model, summarize_with_model=False).ask(f"Where is {name}?")
+    assert answer.status == "answered"
+    assert roles(model) == ["sql"]
+
+
+def test_a_domain_hint_makes_an_unplaced_question_a_data_question(make_agent: MakeAgent) -> None:
+    model = FakeChatModel(rules=[FakeRule("SELECT COUNT(*) FROM sales", role="sql")])
+    answer = make_agent(model, summarize_with_model=False).ask("What is the TSC?", evidence="TSC = total sale count")
+    assert answer.status == "answered"
+    assert roles(model) == ["sql"]
 
 
 def test_repair_loop_feeds_back_the_precise_error(make_agent: MakeAgent, sample_db_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +12,7 @@ from nl2sql_agent import Agent, SQLValidationError
 from nl2sql_agent.db.types import ColumnInfo, SchemaCatalog, TableInfo
 from nl2sql_agent.intent import Vocabulary, classify, schema_vocabulary
 from nl2sql_agent.models.fake import FakeChatModel
-from nl2sql_agent.unanswerable import missing_concepts
+from nl2sql_agent.unanswerable import filtered_values, missing_concepts
 
 MakeAgent = Callable[..., Agent]
 
@@ -144,3 +146,45 @@ def test_drafts_with_a_plain_typo_still_fail_as_errors(make_agent: MakeAgent) ->
     model = FakeChatModel(queues={"sql": ["SELECT store_nme FROM stores"] * 3})
     with pytest.raises(SQLValidationError):
         make_agent(model, summarize_with_model=False).ask("Which store opened first?")
+
+
+@pytest.mark.parametrize(
+    ("sql", "question", "values"),
+    [
+        (
+            "SELECT country_name FROM river WHERE continent = 'Africa' ORDER BY length DESC",
+            "Which country has the longest coastline in Africa?",
+            {"continent": "Africa"},
+        ),
+        ("SELECT 1 FROM river WHERE region IN ('Europe', 'Asia')", "Rivers in Europe or Asia?", {"region": "Europe"}),
+        # A value the schema knows (a sample), a value the question never gave, a known column: not filtered.
+        ("SELECT 1 FROM river WHERE continent = 'Egypt'", "Which rivers are in Egypt?", {}),
+        ("SELECT 1 FROM river WHERE continent = 'Africa'", "Which rivers are long?", {}),
+        ("SELECT 1 FROM river WHERE country_name = 'Africa'", "Rivers in Africa?", {}),
+    ],
+)
+def test_filtered_values_are_question_values_compared_with_unknown_columns(
+    sql: str, question: str, values: dict[str, str]
+) -> None:
+    vocabulary = schema_vocabulary(GEOGRAPHY)
+    assert filtered_values(sql, question, catalog=GEOGRAPHY, vocabulary=vocabulary, dialect="sqlite") == values
+
+
+def test_drafts_filtering_an_unknown_column_on_a_value_the_data_lacks_end_in_a_refusal(make_agent: MakeAgent) -> None:
+    draft = "SELECT store_name FROM stores WHERE continent = 'Africa' ORDER BY square_feet DESC LIMIT 1"
+    model = FakeChatModel(queues={"sql": [draft] * 2})
+    answer = make_agent(model, summarize_with_model=False).ask("Which store is the largest in Africa?")
+    assert answer.status == "refused" and answer.sql is None
+    assert "no data on continent (Africa)" in answer.answer
+
+
+def test_an_unknown_column_filtered_on_a_value_the_data_holds_is_an_error(
+    make_agent: MakeAgent, sample_db_path: Path
+) -> None:
+    # The city exists (beyond the sampled values): the model only guessed the column's name wrong.
+    with sqlite3.connect(sample_db_path) as conn:
+        city = conn.execute("SELECT city FROM stores ORDER BY store_id DESC LIMIT 1").fetchone()[0]
+    draft = f"SELECT store_name FROM stores WHERE town = '{city}'"
+    model = FakeChatModel(queues={"sql": [draft] * 2})
+    with pytest.raises(SQLValidationError):
+        make_agent(model, summarize_with_model=False).ask(f"Which stores are in {city}?")

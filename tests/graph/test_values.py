@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from nl2sql_agent import Agent
+from nl2sql_agent.lexicon import given_names
 from nl2sql_agent.models.fake import FakeChatModel, FakeRule
 from nl2sql_agent.safety.policy import SqlPolicy
+from nl2sql_agent.values import stored_names
 
 MakeAgent = Callable[..., Agent]
 
@@ -58,3 +62,28 @@ def test_nothing_is_looked_up_once_no_repair_remains(make_agent: MakeAgent) -> N
     # An empty result with nothing to look up is an answer too, not a failure.
     answer = make_agent(model, summarize_with_model=False).ask("How many stores are in Atlantis?")
     assert answer.status == "answered" and answer.rows == ((0,),) and answer.attempts == 1
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("Where is Amy Firth's hometown?", ["Amy Firth"]),
+        ('Which nation is known as "The Land of Smiles"?', ["The Land of Smiles"]),
+        ('In Orwell\'s "Animal Farm," what animal is Stalin?', ["Animal Farm", "Orwell", "Stalin"]),
+        ("How many customers do we have?", []),
+        ("I want the sales in New York City.", ["New York City"]),
+    ],
+)
+def test_given_names_are_quoted_text_and_capitalised_runs(question: str, names: list[str]) -> None:
+    assert given_names(question) == names
+
+
+def test_stored_names_searches_the_data_the_caller_may_read(make_agent: MakeAgent) -> None:
+    agent = make_agent(FakeChatModel())
+    question = "Which stores are in Fargo?"
+    # Fargo is a store's city (not a sampled value), found by a query in any letter case; tables the
+    # question names are searched first.
+    assert stored_names(["FARGO", "Atlantis"], question, agent.context()) == ["stores.city"]
+    assert stored_names(["Atlantis"], question, agent.context()) == []
+    hidden = agent.context(SqlPolicy(hidden_columns=frozenset({"stores.city", "customers.city"})))
+    assert stored_names(["Fargo"], question, hidden) == []

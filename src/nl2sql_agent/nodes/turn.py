@@ -15,7 +15,8 @@ from nl2sql_agent.context import RunContext
 from nl2sql_agent.errors import ErrorCode
 from nl2sql_agent.questions import clean_question
 from nl2sql_agent.state import AgentState, TurnRecord
-from nl2sql_agent.unanswerable import missing_concepts
+from nl2sql_agent.unanswerable import filtered_values, missing_concepts
+from nl2sql_agent.values import stored_names
 
 KEPT_TURNS = 6
 """Turns kept verbatim in memory; older ones are condensed into ``summary``."""
@@ -57,12 +58,7 @@ def give_up(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """End the turn after the repair loop ran out: the last issue becomes the run's error, unless the drafts
     kept asking for something the database does not hold, which is said as a refusal."""
     ctx = runtime.context
-    missing: dict[str, None] = {}
-    for failed in state.get("issues") or []:
-        found = missing_concepts(
-            failed["sql"], state["question"], catalog=ctx.catalog, vocabulary=ctx.vocabulary, dialect=ctx.dialect
-        )
-        missing.update(dict.fromkeys(found))
+    missing = _missing(state, ctx)
     if missing:
         reason = f"it holds no data on {', '.join(missing)}."
         answer = prompts.REFUSAL_UNANSWERABLE.format(reason=reason)
@@ -83,6 +79,22 @@ def give_up(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
             "details": {"sql": issue["sql"], "stage": issue["stage"], "attempts": state.get("attempts", 0)},
         }
     return {"status": "error", "answer": error["message"], "error": error}
+
+
+def _missing(state: AgentState, ctx: RunContext) -> dict[str, None]:
+    """What the failed drafts kept asking of the schema that it lacks (see :mod:`nl2sql_agent.unanswerable`)."""
+    question = state["question"]
+    missing: dict[str, None] = {}
+    for failed in state.get("issues") or []:
+        sql = failed["sql"]
+        found = missing_concepts(sql, question, catalog=ctx.catalog, vocabulary=ctx.vocabulary, dialect=ctx.dialect)
+        missing.update(dict.fromkeys(found))
+        values = filtered_values(sql, question, catalog=ctx.catalog, vocabulary=ctx.vocabulary, dialect=ctx.dialect)
+        for column, value in values.items():
+            # Only when the data holds the value nowhere: else the model merely guessed the column's name.
+            if not stored_names([value], question, ctx):
+                missing[f"{column} ({value})"] = None
+    return missing
 
 
 def remembered(state: AgentState, answer: str, *, sql: str | None, status: str) -> dict[str, Any]:
