@@ -17,16 +17,15 @@ from nl2sql_agent.lexicon import FUNCTION_WORDS, stems
 from nl2sql_agent.sqltext import parse_or_none
 
 
-def _unknown_names(tree: exp.Expr, catalog: SchemaCatalog) -> tuple[list[str], set[str]]:
-    """Tables and columns ``tree`` reads that the schema lacks, and the lower-cased unknown column names."""
+def _unknown_names(tree: exp.Expr, catalog: SchemaCatalog) -> tuple[list[str], list[str]]:
+    """The tables and the columns ``tree`` reads that the schema lacks."""
     # Names the query defines itself: CTEs, table aliases and output aliases are not schema names.
     defined = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     defined |= {alias.alias.lower() for alias in tree.find_all(exp.Alias, exp.TableAlias) if alias.alias}
     tables = defined | {t.name.lower() for t in catalog.tables.values()}
     columns = defined | {c.name.lower() for t in catalog.tables.values() for c in t.columns}
-    unknown_columns = [c.name for c in tree.find_all(exp.Column) if c.name.lower() not in columns]
-    unknown = [t.name for t in tree.find_all(exp.Table) if t.name.lower() not in tables] + unknown_columns
-    return unknown, {name.lower() for name in unknown_columns}
+    unknown_tables = [t.name for t in tree.find_all(exp.Table) if t.name.lower() not in tables]
+    return unknown_tables, [c.name for c in tree.find_all(exp.Column) if c.name.lower() not in columns]
 
 
 def filtered_values(
@@ -41,7 +40,7 @@ def filtered_values(
     tree = parse_or_none(sql, dialect)
     if tree is None:
         return {}
-    unknown = _unknown_names(tree, catalog)[1]
+    unknown = {name.lower() for name in _unknown_names(tree, catalog)[1]}
     asked = question.lower()
     found: dict[str, str] = {}
     for node in tree.find_all(exp.EQ, exp.In):
@@ -67,7 +66,8 @@ def missing_concepts(
     tree = parse_or_none(sql, dialect)
     if tree is None:
         return []
-    unknown = _unknown_names(tree, catalog)[0]
+    unknown_tables, unknown_columns = _unknown_names(tree, catalog)
+    unknown = unknown_tables + unknown_columns
     asked = stems(question) - FUNCTION_WORDS
     known = vocabulary.all
     missing: list[str] = []
