@@ -8,7 +8,7 @@ from heroes_db import rows
 
 from nl2sql_agent import validate_sql
 from nl2sql_agent.db.types import SchemaCatalog
-from nl2sql_agent.safety.autofix import autofix, join_owner_tables, respell_columns
+from nl2sql_agent.safety.autofix import autofix, bridge_joins, join_owner_tables, respell_columns
 from nl2sql_agent.safety.policy import SqlPolicy
 
 
@@ -84,3 +84,38 @@ def test_fixes_compose_and_leave_good_sql_alone(heroes: tuple[Path, SchemaCatalo
     assert rows(path, validate_sql(fixed, dialect="sqlite", catalog=catalog).sql) == [("Thor",)]
     assert autofix("SELECT superhero_name FROM superhero", dialect="sqlite", catalog=catalog) is None
     assert autofix("SELEC nonsense (", dialect="sqlite", catalog=catalog) is None
+
+
+def test_two_ends_of_a_link_joined_directly_get_the_link_table(heroes: tuple[Path, SchemaCatalog]) -> None:
+    path, catalog = heroes
+    # superhero has no power_id: hero_power, the one table with power_id and a key to each side, links them.
+    for draft in (
+        "SELECT p.power_name FROM superhero AS s JOIN superpower AS p ON s.power_id = p.id WHERE s.id = 1",
+        "SELECT p.power_name FROM superpower AS p JOIN superhero AS s ON s.power_id = p.id WHERE s.id = 1",
+    ):
+        fixed = bridge_joins(draft, dialect="sqlite", catalog=catalog)
+        assert fixed is not None and "hero_power" in fixed
+        checked = validate_sql(fixed, dialect="sqlite", catalog=catalog)
+        assert checked.tables == {"superhero", "hero_power", "superpower"}
+        assert rows(path, checked.sql) == [("Flight",), ("Strength",)]
+        # The whole chain of fixes starts with the link table (an alias move would make s.id = s.id).
+        assert autofix(draft, dialect="sqlite", catalog=catalog) == fixed
+
+
+def test_no_link_table_is_guessed_without_one_key_to_each_side(heroes: tuple[Path, SchemaCatalog]) -> None:
+    _, catalog = heroes
+    # rival holds two keys to superhero: no single link. pets is keyed to nothing.
+    draft = "SELECT s.superhero_name FROM superhero AS s JOIN superhero AS t ON s.b_id = t.id"
+    assert bridge_joins(draft, dialect="sqlite", catalog=catalog) is None
+    draft = "SELECT s.superhero_name FROM superhero AS s JOIN pets AS p ON s.petid = p.petid"
+    assert bridge_joins(draft, dialect="sqlite", catalog=catalog) is None
+    # Both sides have their columns: nothing to fix.
+    draft = "SELECT s.superhero_name FROM superhero AS s JOIN publisher AS p ON s.publisher_id = p.id"
+    assert bridge_joins(draft, dialect="sqlite", catalog=catalog) is None
+
+
+def test_a_link_table_through_a_hidden_column_is_not_used(heroes: tuple[Path, SchemaCatalog]) -> None:
+    _, catalog = heroes
+    policy = SqlPolicy(hidden_columns=frozenset({"hero_power.hero_id"}))
+    draft = "SELECT p.power_name FROM superhero AS s JOIN superpower AS p ON s.power_id = p.id"
+    assert bridge_joins(draft, dialect="sqlite", catalog=catalog, policy=policy) is None

@@ -58,10 +58,22 @@ def join_owner_tables(sql: str, *, dialect: str, catalog: CatalogLike, policy: S
     return _apply(sql, (_join_owners,), dialect=dialect, catalog=catalog, policy=policy)
 
 
+def bridge_joins(sql: str, *, dialect: str, catalog: CatalogLike, policy: SqlPolicy | None = None) -> str | None:
+    """``sql`` with the link table put between two tables joined on a column one of them lacks, when
+    exactly one table holds that column and one foreign key to each; ``None`` if nothing changed.
+
+    Small models join the two ends of a many-to-many link directly (``employee JOIN shop ON
+    employee.shop_id = shop.shop_id``, where ``hiring`` holds ``employee_id`` and ``shop_id``).
+    """
+    return _apply(sql, (_bridge,), dialect=dialect, catalog=catalog, policy=policy)
+
+
 def autofix(sql: str, *, dialect: str, catalog: CatalogLike, policy: SqlPolicy | None = None) -> str | None:
-    """Every fix that applies, in turn (alias, spelling, missing join), on one parse of ``sql``; ``None`` if
-    none changed it."""
-    return _apply(sql, (_requalify, _respell, _join_owners), dialect=dialect, catalog=catalog, policy=policy)
+    """Every fix that applies, in turn (link table, alias, spelling, missing join), on one parse of ``sql``;
+    ``None`` if none changed it. The link table goes first: moving the lacking side of ``a.x = b.x`` to the
+    table that has ``x`` would leave ``b.x = b.x``."""
+    fixes = (_bridge, _requalify, _respell, _join_owners)
+    return _apply(sql, fixes, dialect=dialect, catalog=catalog, policy=policy)
 
 
 def _apply(
@@ -150,6 +162,66 @@ def _join_owners(scope: Scope, fixing: _Fixing) -> bool:
             joined[owner] = _join(select, catalog, owner, alias, pairs, used=set(tables) | set(joined.values()))
         column.set("table", exp.to_identifier(joined[owner]))
     return bool(joined)
+
+
+def _bridge(scope: Scope, fixing: _Fixing) -> bool:
+    catalog, permitted = fixing.catalog, fixing.permitted
+    select = scope.expression
+    if not isinstance(catalog, SchemaCatalog) or not isinstance(select, exp.Select):
+        return False
+    tables = {alias: key for alias, key in _scope_tables(scope, fixing.dialect).items() if key is not None}
+    changed = False
+    for join in list(select.args.get("joins") or ()):
+        ends = _lacking_join(join, tables, permitted)
+        if ends is None:
+            continue
+        mine, other, lacking = ends
+        links = [
+            (bridge, to_other[0], to_mine[0])
+            for bridge, columns in permitted.items()
+            if lacking in columns and bridge not in tables.values()
+            for to_other, to_mine in [
+                (key_pairs(catalog, bridge, tables[other]), key_pairs(catalog, bridge, tables[mine]))
+            ]
+            if len(to_other) == 1 and len(to_mine) == 1 and {a.lower() for a, _ in to_other[0] + to_mine[0]} <= columns
+        ]
+        if len(links) != 1:
+            continue  # no link table, or several: the model must choose
+        bridge, to_other, to_mine = links[0]
+        name = catalog.tables[bridge].name
+        alias = next(a for a in (name, *(f"{name}_{i}" for i in range(2, 99))) if a.lower() not in tables)
+        tables[alias.lower()] = bridge
+        # The link table joins what came before (``other``); the join's own table then joins the link table.
+        linked = exp.and_(*(exp.column(a, table=alias).eq(exp.column(b, table=other)) for a, b in to_other))
+        bridging = exp.Join(this=exp.table_(name, alias=alias), on=linked, side=join.side or None)
+        joins = select.args["joins"]
+        joins.insert(joins.index(join), bridging)
+        join.set("on", exp.and_(*(exp.column(a, table=alias).eq(exp.column(b, table=mine)) for a, b in to_mine)))
+        changed = True
+    return changed
+
+
+def _lacking_join(
+    join: exp.Join, tables: Mapping[str, str], permitted: Mapping[str, frozenset[str]]
+) -> tuple[str, str, str] | None:
+    """``(own alias, other alias, column)`` for ``JOIN own ON own.x = other.y`` where exactly one side lacks
+    its column (named ``column``); ``None`` for any other join."""
+    condition, own = join.args.get("on"), join.this
+    if not isinstance(condition, exp.EQ) or not isinstance(own, exp.Table):
+        return None
+    sides = [condition.this, condition.expression]
+    if not all(isinstance(side, exp.Column) and side.table.lower() in tables for side in sides):
+        return None
+    aliases = [side.table.lower() for side in sides]
+    mine = own.alias_or_name.lower()
+    if mine not in aliases or len(set(aliases)) != 2 or tables[aliases[0]] == tables[aliases[1]]:
+        return None
+    lacking = [
+        side.name.lower() for side in sides if side.name.lower() not in permitted.get(tables[side.table.lower()], ())
+    ]
+    if len(lacking) != 1:
+        return None
+    return mine, next(a for a in aliases if a != mine), lacking[0]
 
 
 def _scope_tables(scope: Scope, dialect: str) -> dict[str, str | None]:
