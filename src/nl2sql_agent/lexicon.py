@@ -54,6 +54,9 @@ def stems_of(texts: Iterable[str]) -> frozenset[str]:
 
 _QUOTED = re.compile(r"\"([^\"]{2,})\"|“([^”]{2,})”|`([^`]{2,})`|(?<![A-Za-z])'([^']{2,})'(?![A-Za-z])")
 _TOKEN = re.compile(r"[A-Za-z][\w.&'-]*")
+_SENTENCE_END = re.compile(r"(?<=[a-z]{3}\.)\s+|(?<=[!?])\s+")
+"""A sentence ends after "!", "?" or a full stop closing a lower-case word ("today. Goodbye"), not after
+an abbreviation ("St. Louis")."""
 
 
 def given_names(text: str, *, limit: int = 3) -> list[str]:
@@ -62,17 +65,19 @@ def given_names(text: str, *, limit: int = 3) -> list[str]:
     Example: ``given_names('Where is Amy Firth\\'s hometown, "Leeds"?')`` gives ``["Leeds", "Amy Firth"]``.
     """
     found = [next(part for part in match if part).strip(" .,;:!?") for match in _QUOTED.findall(text)]
-    run: list[str] = []
-    # The first word is capitalised because it starts the sentence, and "I" because it is "I". Quoted
-    # text is taken whole above, not again word by word.
-    for index, token in enumerate(_TOKEN.findall(_QUOTED.sub(" q ", text))):
-        token = token.removesuffix("'s").rstrip(".'-")
-        if index > 0 and token[:1].isupper() and token != "I":
-            run.append(token)
-            continue
+    # A sentence's first word is capitalised because it starts the sentence, and "I" because it is "I".
+    # Quoted text is taken whole above, not again word by word.
+    for sentence in _SENTENCE_END.split(_QUOTED.sub(" q ", text)):
+        run: list[str] = []
+        for index, token in enumerate(_TOKEN.findall(sentence)):
+            token = token.removesuffix("'s")
+            token = token.rstrip(".'-") if len(token) > 3 else token  # "St." keeps its full stop
+            if index > 0 and token[:1].isupper() and token != "I":
+                run.append(token)
+                continue
+            if run:
+                found.append(" ".join(run))
+            run = []
         if run:
             found.append(" ".join(run))
-        run = []
-    if run:
-        found.append(" ".join(run))
     return [name for name in dict.fromkeys(found) if name][:limit]

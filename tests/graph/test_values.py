@@ -72,6 +72,9 @@ def test_nothing_is_looked_up_once_no_repair_remains(make_agent: MakeAgent) -> N
         ('In Orwell\'s "Animal Farm," what animal is Stalin?', ["Animal Farm", "Orwell", "Stalin"]),
         ("How many customers do we have?", []),
         ("I want the sales in New York City.", ["New York City"]),
+        # Each sentence's first word is capitalised as such; an abbreviation's full stop ends no sentence.
+        ("Thanks, that's all for today. Goodbye!", []),
+        ("Sales in St. Louis? And Fargo?", ["St. Louis", "Fargo"]),
     ],
 )
 def test_given_names_are_quoted_text_and_capitalised_runs(question: str, names: list[str]) -> None:
