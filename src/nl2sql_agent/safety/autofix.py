@@ -189,14 +189,13 @@ def _bridge(scope: Scope, fixing: _Fixing) -> bool:
             continue  # no link table, or several: the model must choose
         bridge, to_other, to_mine = links[0]
         name = catalog.tables[bridge].name
-        alias = next(a for a in (name, *(f"{name}_{i}" for i in range(2, 99))) if a.lower() not in tables)
+        alias = _fresh_alias(name, used=set(tables))
         tables[alias.lower()] = bridge
         # The link table joins what came before (``other``); the join's own table then joins the link table.
-        linked = exp.and_(*(exp.column(a, table=alias).eq(exp.column(b, table=other)) for a, b in to_other))
-        bridging = exp.Join(this=exp.table_(name, alias=alias), on=linked, side=join.side or None)
+        bridging = exp.Join(this=exp.table_(name, alias=alias), on=_on(to_other, alias, other), side=join.side or None)
         joins = select.args["joins"]
         joins.insert(joins.index(join), bridging)
-        join.set("on", exp.and_(*(exp.column(a, table=alias).eq(exp.column(b, table=mine)) for a, b in to_mine)))
+        join.set("on", _on(to_mine, alias, mine))
         changed = True
     return changed
 
@@ -299,7 +298,16 @@ def _join(
 ) -> str:
     """Join ``owner`` to ``select`` on ``pairs`` against ``alias``; the new table's alias."""
     name = catalog.tables[owner].name
-    new_alias = next(a for a in (name, *(f"{name}_{i}" for i in range(2, 99))) if a.lower() not in used)
-    condition = exp.and_(*(exp.column(a, table=alias).eq(exp.column(b, table=new_alias)) for a, b in pairs))
-    select.join(exp.table_(name, alias=new_alias), on=condition, copy=False)
+    new_alias = _fresh_alias(name, used)
+    select.join(exp.table_(name, alias=new_alias), on=_on(pairs, alias, new_alias), copy=False)
     return new_alias
+
+
+def _fresh_alias(name: str, used: set[str]) -> str:
+    """``name``, or ``name_2``, ``name_3``...: the first that no table of the query already goes by."""
+    return next(a for a in (name, *(f"{name}_{i}" for i in range(2, 99))) if a.lower() not in used)
+
+
+def _on(pairs: list[tuple[str, str]], left: str, right: str) -> exp.Condition:
+    """``left.a = right.b AND ...`` for each ``(a, b)`` of ``pairs``."""
+    return exp.and_(*(exp.column(a, table=left).eq(exp.column(b, table=right)) for a, b in pairs))
