@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import importlib.util
+import json
 import os
 import socket
 import sys
@@ -23,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from nl2sql_agent.errors import ConfigurationError, ModelUnavailableError
+from nl2sql_agent.models import local
 from nl2sql_agent.models.local import (
     DEFAULT_WEIGHTS,
     WeightsSpec,
@@ -409,11 +411,54 @@ def test_real_server_starts_answers_and_stops(tmp_path: Path, real_weights: Path
 
 @pytest.mark.live
 def test_server_that_dies_reports_its_log(tmp_path: Path, real_weights: Path) -> None:
-    with socket.socket() as squatter:  # holds the port without speaking HTTP, so the server cannot bind
+    # An address no interface of this machine has (TEST-NET-1): nothing listens there, and the server
+    # cannot bind it, so it exits at start-up.
+    port = _free_port()
+    with pytest.raises(ModelUnavailableError, match="exited with code") as caught:
+        start_server(tmp_path, host="192.0.2.1", port=port, threads=1, ctx=512, wait_s=90)
+    assert "error while attempting to bind" in caught.value.message.lower()
+    assert not (tmp_path / "local-model" / f"server-{port}.pid").exists()
+
+
+def test_a_port_held_by_something_else_is_reported_not_started_onto(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local, "BUSY_SERVER_WAIT_S", 1.0)
+    with socket.socket() as squatter:  # accepts connections but never speaks HTTP
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        with pytest.raises(ModelUnavailableError, match="exited with code") as caught:
-            start_server(tmp_path, port=port, threads=1, ctx=512, wait_s=90)
-    assert "address already in use" in caught.value.message.lower()
-    assert not (tmp_path / "local-model" / f"server-{port}.pid").exists()
+        with pytest.raises(ModelUnavailableError, match="accepts connections but does not answer") as caught:
+            start_server(tmp_path, port=port)
+    assert caught.value.details["port"] == port
+    assert not (tmp_path / "local-model").exists()  # nothing was started, no pid file written
+
+
+class _SlowModelsHandler(http.server.BaseHTTPRequestHandler):
+    """An OpenAI-like server busy generating: ``/v1/models`` answers only after a few seconds."""
+
+    def do_GET(self) -> None:
+        time.sleep(3.0)  # beyond server_status's default 2 s
+        body = json.dumps({"data": [{"id": LOCAL_MODEL_NAME}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def test_a_busy_model_server_on_the_port_is_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(local, "BUSY_SERVER_WAIT_S", 10.0)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowModelsHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        info = start_server(tmp_path, port=server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert info.started is False and info.base_url.endswith(f":{server.server_address[1]}/v1")

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -375,6 +376,19 @@ def server_status(base_url: str, *, timeout_s: float = 2.0) -> dict[str, Any] | 
     return None
 
 
+BUSY_SERVER_WAIT_S = 60.0
+"""How long a server already on the port may take to answer ``/models`` (it may be mid-generation)."""
+
+
+def _accepts_connections(host: str, port: int) -> bool:
+    """True when something listens on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
 def start_server(
     data_dir: Path,
     *,
@@ -387,7 +401,9 @@ def start_server(
 ) -> ServerInfo:
     """Start the local model server in the background, fetching the weights first if needed.
 
-    Idempotent: when a model server already answers on ``host:port`` it is returned as is.
+    Idempotent: when a model server already answers on ``host:port`` it is returned as is (a busy one is
+    given :data:`BUSY_SERVER_WAIT_S` to answer); a port held by anything else is an error, never a second
+    server that could not bind.
 
     Args:
         data_dir: The agent's data directory; the server's log and pid file go to ``data_dir/local-model/``.
@@ -400,15 +416,26 @@ def start_server(
 
     Raises:
         ConfigurationError: llama-cpp-python's server is not installed.
-        ModelUnavailableError: the weights cannot be fetched, or the server died or did not come up.
+        ModelUnavailableError: the port is taken by something else, the weights cannot be fetched, or the
+            server died or did not come up.
     """
     base_url = f"http://{host}:{port}/v1"
     run_dir = Path(data_dir) / "local-model"
     pid_file = run_dir / f"server-{port}.pid"
     log_path = run_dir / f"server-{port}.log"
-    if server_status(base_url) is not None:
+    # A busy llama.cpp server answers /models only between generations: a port that is taken gets a
+    # longer wait before it is called something else (and a second server is never started onto it).
+    if server_status(base_url) is not None or (
+        _accepts_connections(host, port) and server_status(base_url, timeout_s=BUSY_SERVER_WAIT_S) is not None
+    ):
         pid = _read_pid(pid_file)
         return ServerInfo(base_url, LOCAL_MODEL_NAME, port, pid, log_path if pid else None, started=False)
+    if _accepts_connections(host, port):
+        raise ModelUnavailableError(
+            f"something on {host}:{port} accepts connections but does not answer as a model server "
+            f"within {BUSY_SERVER_WAIT_S:.0f} s; stop it, or start the model on another port (--port)",
+            details={"host": host, "port": port},
+        )
 
     ensure_server_package()
     gguf = ensure_weights(Path(data_dir), progress=progress)
