@@ -53,7 +53,7 @@ def stems_of(texts: Iterable[str]) -> frozenset[str]:
 
 
 _QUOTED = re.compile(r"\"([^\"]{2,})\"|“([^”]{2,})”|`([^`]{2,})`|(?<![A-Za-z])'([^']{2,})'(?![A-Za-z])")
-_TOKEN = re.compile(r"[A-Za-z][\w.&'-]*")
+_TOKEN = re.compile(r"[A-Za-z][\w.&'-]*|&")
 _SENTENCE_END = re.compile(r"(?<=[a-z]{3}\.)\s+|(?<=[!?])\s+")
 """A sentence ends after "!", "?" or a full stop closing a lower-case word ("today. Goodbye"), not after
 an abbreviation ("St. Louis")."""
@@ -72,12 +72,16 @@ def given_names(text: str, *, limit: int = 3) -> list[str]:
         for index, token in enumerate(_TOKEN.findall(sentence)):
             token = token.removesuffix("'s")
             token = token.rstrip(".'-") if len(token) > 3 else token  # "St." keeps its full stop
-            if index > 0 and token[:1].isupper() and token != "I":
+            if (index > 0 and token[:1].isupper() and token != "I") or (token == "&" and run):  # "Toys & Games"
                 run.append(token)
                 continue
-            if run:
-                found.append(" ".join(run))
+            found.append(_joined(run))
             run = []
-        if run:
-            found.append(" ".join(run))
+        found.append(_joined(run))
     return [name for name in dict.fromkeys(found) if name][:limit]
+
+
+def _joined(run: list[str]) -> str:
+    while run and run[-1] == "&":
+        run = run[:-1]
+    return " ".join(run)

@@ -75,6 +75,7 @@ def test_nothing_is_looked_up_once_no_repair_remains(make_agent: MakeAgent) -> N
         # Each sentence's first word is capitalised as such; an abbreviation's full stop ends no sentence.
         ("Thanks, that's all for today. Goodbye!", []),
         ("Sales in St. Louis? And Fargo?", ["St. Louis", "Fargo"]),
+        ("How many products are in the Toys & Games category? Or Books &", ["Toys & Games", "Books"]),
     ],
 )
 def test_given_names_are_quoted_text_and_capitalised_runs(question: str, names: list[str]) -> None:
