@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     intent_model_check: bool = False
     """Ask the (small) model whether a question is about the data when it names no table, column or stored
     value and comes with no hint. Off by default, and such questions are refused: the local 1.5B model
-    called 29 of 31 of them on the evaluation sets "data", 22 wrongly. Turn on for a capable model."""
+    called 29 of 31 of them on the evaluation sets "data", 21 wrongly. Turn on for a capable model."""
     read_only_check: Literal["refuse", "warn", "off"] = "refuse"
     """At start-up, try harmless rolled-back writes through the connection: ``refuse`` to start if one
     succeeds, ``warn`` (log loudly and go on), or ``off``."""

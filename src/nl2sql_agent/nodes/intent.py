@@ -58,7 +58,7 @@ def _place(state: AgentState, ctx: RunContext) -> Literal["data", "off_topic"]:
     is refused.
 
     The model is not asked by default: the local 1.5B model called 29 of the evaluation sets' 31 such
-    questions "data", 22 of which had to be refused ("Which nation is known as 'The Land of Smiles'?").
+    questions "data", 21 of which had to be refused ("Which nation is known as 'The Land of Smiles'?").
     """
     if state.get("evidence") or stored_names(given_names(state["question"]), state["question"], ctx):
         return "data"
