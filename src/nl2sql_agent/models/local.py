@@ -423,19 +423,20 @@ def start_server(
     run_dir = Path(data_dir) / "local-model"
     pid_file = run_dir / f"server-{port}.pid"
     log_path = run_dir / f"server-{port}.log"
-    # A busy llama.cpp server answers /models only between generations: a port that is taken gets a
-    # longer wait before it is called something else (and a second server is never started onto it).
-    if server_status(base_url) is not None or (
-        _accepts_connections(host, port) and server_status(base_url, timeout_s=BUSY_SERVER_WAIT_S) is not None
-    ):
+    answering = server_status(base_url) is not None
+    if not answering and _accepts_connections(host, port):
+        # A busy llama.cpp server answers /models only between generations: a port that is taken gets a
+        # longer wait before it is called something else (and a second server is never started onto it).
+        answering = server_status(base_url, timeout_s=BUSY_SERVER_WAIT_S) is not None
+        if not answering:
+            raise ModelUnavailableError(
+                f"something on {host}:{port} accepts connections but does not answer as a model server "
+                f"within {BUSY_SERVER_WAIT_S:.0f} s; stop it, or start the model on another port (--port)",
+                details={"host": host, "port": port},
+            )
+    if answering:
         pid = _read_pid(pid_file)
         return ServerInfo(base_url, LOCAL_MODEL_NAME, port, pid, log_path if pid else None, started=False)
-    if _accepts_connections(host, port):
-        raise ModelUnavailableError(
-            f"something on {host}:{port} accepts connections but does not answer as a model server "
-            f"within {BUSY_SERVER_WAIT_S:.0f} s; stop it, or start the model on another port (--port)",
-            details={"host": host, "port": port},
-        )
 
     ensure_server_package()
     gguf = ensure_weights(Path(data_dir), progress=progress)
