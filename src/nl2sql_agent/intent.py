@@ -5,14 +5,15 @@ Only when these checks are unsure does ``detect_intent`` spend a model call.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
 from nl2sql_agent.db.types import SchemaCatalog
-from nl2sql_agent.lexicon import FUNCTION_WORDS, stem, stems, stems_of, words
+from nl2sql_agent.lexicon import FUNCTION_WORDS, given_names, stem, stems, stems_of, words
 
-Verdict = Literal["data", "off_topic", "write_request", "injection", "unsure"]
+Verdict = Literal["data", "off_topic", "write_request", "injection", "unspecified", "unsure"]
 
 _WRITE_VERBS = {
     "drop",
@@ -129,15 +130,21 @@ _INJECTION_PHRASES = (
     ("run", "this", "sql"),
 )
 # Ways of asking that no table answers, whatever data words come with them: advice to the asker, opinions,
-# causes and explanations, other companies' data, live feeds and world trivia. Matched as whole word
-# sequences, and only when the schema does not use the frame's words itself (a "tips" column, say).
+# causes and explanations, processes and benefits, other companies' data, live feeds and world trivia.
+# Matched as whole word sequences, and only when the schema does not use the frame's words itself (a
+# "tips" column, say). None of them occurs in the 1,127 answerable questions of the shared samples.
 _OFF_TOPIC_FRAMES = tuple(
     tuple(frame.split())
     for frame in (
         "how do i",
-        "how can i",
+        "how can",
         "how do you",
         "how should",
+        "what steps",
+        "the process",
+        "key factors",
+        "benefits of",
+        "potential applications",
         "recommend",
         "tips",
         "what role",
@@ -151,6 +158,8 @@ _OFF_TOPIC_FRAMES = tuple(
         "competitor",
     )
 )
+# "for a particular city": the question leaves out the one thing a query would filter on.
+_PLACEHOLDERS = frozenset({"particular", "specific", "certain"})
 _DATA_CUES = stems(
     "how many much count number total sum average avg mean median top bottom list show which what who when "
     "where highest lowest most least largest smallest max min maximum minimum per by each between trend compare "
@@ -283,6 +292,8 @@ def classify(
     pairs = zip(tokens, tokens[1:], strict=False)
     if any(word in _WRITE_VERBS and following in _WRITE_OBJECTS for word, following in pairs):
         return "write_request"
+    if unspecified_thing(question):
+        return "unspecified"
     if _is_forecast(tokens, this_year) or any(
         _has_sequence(tokens, frame) and not stems(" ".join(frame)) & vocabulary.names for frame in _OFF_TOPIC_FRAMES
     ):
@@ -303,6 +314,34 @@ def classify(
     if has_history and (tokens[0] in _FOLLOW_UP_STARTS or len(tokens) <= 6):
         return "data"
     return "unsure"
+
+
+def unspecified_thing(question: str) -> str | None:
+    """What "a particular / specific / certain ..." leaves unnamed, when the question names no value either.
+
+    Example: ``unspecified_thing("the average fare from a particular city")`` gives ``"city"``; with
+    "a particular city, Boston" the city is named and nothing is missing.
+    """
+    if given_names(question):
+        return None
+    tokens = words(question)
+    for index, token in enumerate(tokens[:-2]):
+        if token in ("a", "an") and tokens[index + 1] in _PLACEHOLDERS and tokens[index + 2] not in FUNCTION_WORDS:
+            return tokens[index + 2]
+    return None
+
+
+_IDENTIFIER = re.compile(r"`([A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+)`")
+
+
+def unknown_identifiers(question: str, catalog: SchemaCatalog) -> list[str]:
+    """Table or column names the question spells out in backticks that the (permitted) schema lacks.
+
+    Only names with an underscore count (``course_assignment_deadline``): a backticked ``VTI`` is a value.
+    """
+    known = {t.name.lower() for t in catalog.tables.values()}
+    known |= {c.name.lower() for t in catalog.tables.values() for c in t.columns}
+    return [name for name in dict.fromkeys(_IDENTIFIER.findall(question)) if name.lower() not in known]
 
 
 def hidden_names_asked(question: str, hidden_columns: Collection[str]) -> list[str]:

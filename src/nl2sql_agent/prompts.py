@@ -86,3 +86,7 @@ REFUSAL_INJECTION = (
 REFUSAL_NOT_PERMITTED = "Sorry, that needs data you don't have access to: {names}."
 REFUSAL_NO_DATA = "Sorry, that question is not answered by the data in this database."
 REFUSAL_UNANSWERABLE = "Sorry, I can't answer that from this database: {reason}"
+REFUSAL_UNSPECIFIED = (
+    "Which {thing} do you mean? The question leaves it open: name the {thing}, or ask for every {thing} "
+    '(for example "... for each {thing}").'
+)

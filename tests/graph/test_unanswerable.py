@@ -10,7 +10,7 @@ import pytest
 
 from nl2sql_agent import Agent, SQLValidationError
 from nl2sql_agent.db.types import ColumnInfo, SchemaCatalog, TableInfo
-from nl2sql_agent.intent import Vocabulary, classify, schema_vocabulary
+from nl2sql_agent.intent import Vocabulary, classify, schema_vocabulary, unknown_identifiers, unspecified_thing
 from nl2sql_agent.models.fake import FakeChatModel
 from nl2sql_agent.unanswerable import filtered_values, missing_concepts
 
@@ -73,6 +73,11 @@ def test_only_schema_names_make_a_question_about_the_data(question: str, verdict
         ("How do I measure the length of a river?", "off_topic"),
         ("Which river in the world is the longest right now?", "off_topic"),
         ("Which country is the main competitor of Egypt in river tourism?", "off_topic"),
+        ("How can a country protect the length of its rivers?", "off_topic"),
+        ("What is the process for a river to be renamed?", "off_topic"),
+        ("What are the key benefits of living near the longest river?", "off_topic"),
+        # A question that leaves out the one thing it would filter on is asked back, not guessed.
+        ("What is the average river length in a particular country?", "unspecified"),
         # The same words asked of the data, and a frame the schema itself uses, stay data questions.
         ("How many rivers will we list per country?", "data"),
         ("How does river length vary by country?", "data"),
@@ -80,6 +85,25 @@ def test_only_schema_names_make_a_question_about_the_data(question: str, verdict
 )
 def test_questions_no_table_answers_are_refused_whatever_data_words_they_carry(question: str, verdict: str) -> None:
     assert classify(question, schema_vocabulary(GEOGRAPHY), has_history=False, this_year=2026) == verdict
+
+
+def test_a_placeholder_names_what_the_question_leaves_open_unless_a_value_is_given() -> None:
+    assert unspecified_thing("What is the average river length in a particular country?") == "country"
+    assert unspecified_thing("List the rivers of a specific country, Egypt.") is None
+    assert unspecified_thing('Rivers longer than a certain "Nile"') is None
+    assert unspecified_thing("Which rivers are in each country?") is None
+    # The vague question stays vague in a thread; the follow-up that names the country is a data question.
+    vocabulary = schema_vocabulary(GEOGRAPHY)
+    assert classify("And in a certain country?", vocabulary, has_history=True) == "unspecified"
+    assert classify("In Egypt", vocabulary, has_history=True) == "data"
+
+
+def test_backticked_names_the_schema_lacks_are_unknown_identifiers() -> None:
+    question = "Which river has the largest `river_basin_area`, and what is its `river_name`?"
+    assert unknown_identifiers(question, GEOGRAPHY) == ["river_basin_area"]
+    assert unknown_identifiers("Rivers in `COUNTRY_NAME` order", GEOGRAPHY) == []
+    # A backticked word without an underscore is a value as often as a name (`VTI`, `ORD`): left alone.
+    assert unknown_identifiers("Rivers named `Nile` or `basin`", GEOGRAPHY) == []
 
 
 def test_only_a_later_year_makes_a_will_question_a_forecast() -> None:
@@ -140,6 +164,25 @@ def test_drafts_that_keep_reading_what_the_schema_lacks_end_in_a_refusal(make_ag
     assert answer.attempts == 2
     # The refusal is remembered like any other turn.
     assert [t.status for t in agent.history("parking")] == ["refused"]
+
+
+def test_a_vague_question_is_asked_back_and_its_follow_up_answered(make_agent: MakeAgent) -> None:
+    model = FakeChatModel(queues={"sql": ["SELECT COUNT(*) AS n FROM stores WHERE city = 'Leeds'"]})
+    agent = make_agent(model, summarize_with_model=False)
+    first = agent.ask("How many stores are there in a particular city?", thread_id="vague")
+    assert first.status == "refused" and first.sql is None
+    assert "Which city do you mean?" in first.answer
+    assert model.calls == []
+    second = agent.ask("Leeds", thread_id="vague")
+    assert second.status == "answered" and second.sql is not None
+
+
+def test_a_backticked_column_the_schema_lacks_is_refused_before_drafting(make_agent: MakeAgent) -> None:
+    model = FakeChatModel(queues={"sql": ["SELECT store_name FROM stores"]})
+    answer = make_agent(model).ask("Which store has the latest `lease_end_date`?")
+    assert answer.status == "refused" and answer.sql is None
+    assert "no table or column named lease_end_date" in answer.answer
+    assert model.calls == []
 
 
 def test_drafts_with_a_plain_typo_still_fail_as_errors(make_agent: MakeAgent) -> None:

@@ -10,7 +10,7 @@ from langgraph.types import Command
 
 from nl2sql_agent import prompts
 from nl2sql_agent.context import RunContext
-from nl2sql_agent.intent import classify, hidden_names_asked
+from nl2sql_agent.intent import classify, hidden_names_asked, unknown_identifiers, unspecified_thing
 from nl2sql_agent.lexicon import given_names
 from nl2sql_agent.models.calls import invoke_model
 from nl2sql_agent.nodes.history import render_history
@@ -38,6 +38,10 @@ def _classify_turn(state: AgentState, ctx: RunContext) -> dict[str, Any]:
     hidden = hidden_names_asked(question, ctx.policy.hidden_columns)
     if hidden:
         return {"intent": "not_permitted", "refusal": prompts.REFUSAL_NOT_PERMITTED.format(names=", ".join(hidden))}
+    unknown = unknown_identifiers(question, ctx.catalog)
+    if unknown:
+        reason = f"it has no table or column named {', '.join(unknown)}."
+        return {"intent": "unanswerable", "refusal": prompts.REFUSAL_UNANSWERABLE.format(reason=reason)}
     verdict = classify(question, ctx.vocabulary, has_history=bool(state.get("turns")), this_year=ctx.today.year)
     if verdict == "unsure":
         verdict = _place(state, ctx)
@@ -48,6 +52,9 @@ def _classify_turn(state: AgentState, ctx: RunContext) -> dict[str, Any]:
             return {"intent": "write_request", "refusal": prompts.REFUSAL_WRITE}
         case "injection":
             return {"intent": "injection", "refusal": prompts.REFUSAL_INJECTION}
+        case "unspecified":
+            thing = unspecified_thing(question) or "one"
+            return {"intent": "unanswerable", "refusal": prompts.REFUSAL_UNSPECIFIED.format(thing=thing)}
         case _:
             return {"intent": "off_topic", "refusal": _off_topic_refusal(ctx)}
 
@@ -81,5 +88,5 @@ def _ask_model(state: AgentState, ctx: RunContext) -> Literal["data", "off_topic
 
 
 def route_intent(state: AgentState, ctx: RunContext) -> Literal["retrieve_schema", "refuse"]:
-    """Data questions go on to retrieval; everything else is refused."""
+    """Data questions go on to retrieval; everything else is refused (or, when vague, asked back)."""
     return "retrieve_schema" if state.get("intent") == "data" else "refuse"
