@@ -66,6 +66,23 @@ def test_a_condition_comparing_a_column_with_itself_is_put_on_the_key(heroes: tu
     assert rows(path, checked.sql) == [("Hulk", "Marvel Comics"), ("Thor", "Marvel Comics")]
 
 
+def test_a_condition_reading_only_an_earlier_table_is_put_on_the_key(heroes: tuple[Path, SchemaCatalog]) -> None:
+    path, catalog = heroes
+    draft = (
+        "SELECT s.superhero_name, p.publisher_name FROM superhero AS s "
+        "JOIN publisher AS p ON s.id = s.publisher_id WHERE s.height_cm > 190"
+    )
+    expected = [("Hulk", "Marvel Comics"), ("Thor", "Marvel Comics")]
+    assert rows(path, draft) != expected  # never reads p: a filtered cross join
+    tidied = tidy_joins(draft, dialect="sqlite", catalog=catalog)
+    assert tidied is not None and "s.publisher_id = p.id" in tidied and "s.id = s.publisher_id" not in tidied
+    checked = validate_sql(tidied, dialect="sqlite", catalog=catalog)
+    assert rows(path, checked.sql) == expected
+    # Two columns of one table in a condition that also reads the joined table: a real (odd) condition, kept.
+    kept = "SELECT s.superhero_name FROM superhero AS s JOIN publisher AS p ON s.id = s.publisher_id AND p.id = 1"
+    assert tidy_joins(kept, dialect="sqlite", catalog=catalog) is None
+
+
 def test_no_key_or_two_keys_leave_a_self_comparison_to_the_validator_and_model(
     heroes: tuple[Path, SchemaCatalog],
 ) -> None:

@@ -5,8 +5,10 @@
    table no other part of the query reads is dropped. Not in queries that count or group (the join's
    rows are the point), nor under DISTINCT or when the question names the joined table (the join is the
    "those that have one" filter), nor when its condition does more than match one pair of columns.
-2. A join condition that compares a column with itself (``ON t2.makeid = t2.makeid``): always true, so a
-   cross join. When one foreign key links the joined table to an earlier one, that key is what was meant.
+2. A join condition that compares a column with itself (``ON t2.makeid = t2.makeid``), or two columns of
+   one earlier table without reading the joined one (``LEFT JOIN car_makers AS t2 ON t1.continent =
+   t1.countryid``): no join condition at all, so a cross join. When one foreign key links the joined table
+   to an earlier one, that key is what was meant.
 
 Both run on the AST; what comes out goes through ``validate_sql`` like any draft.
 """
@@ -59,14 +61,25 @@ def _is_column_pair(condition: exp.Expression | None) -> bool:
     )
 
 
+def _compares_within_one_table(equality: exp.EQ, condition: exp.Expression, joined: exp.Table) -> bool:
+    """``a.x = a.x``, or ``a.x = a.y`` in an ON that never reads the joined table: no join condition at all."""
+    if not _is_column_pair(equality):
+        return False
+    left, right = equality.this, equality.expression
+    if left.sql().lower() == right.sql().lower():
+        return True
+    alias = joined.alias_or_name.lower()
+    same_table = bool(left.table) and left.table.lower() == right.table.lower() != alias
+    return same_table and all(c.table.lower() != alias for c in condition.find_all(exp.Column))
+
+
 def _key_self_comparisons(select: exp.Select, catalog: SchemaCatalog) -> bool:
     changed = False
     earlier: list[exp.Table] = []
     for join, table in _joined_tables(select):
         condition = join.args.get("on") if join is not None else None
         for equality in list(condition.find_all(exp.EQ)) if condition is not None else []:
-            left, right = equality.this, equality.expression
-            if not (_is_column_pair(equality) and left.sql().lower() == right.sql().lower()):
+            if not _compares_within_one_table(equality, condition, table):
                 continue
             links = [
                 (other.alias_or_name, pairs)
