@@ -83,6 +83,35 @@ def test_a_condition_reading_only_an_earlier_table_is_put_on_the_key(heroes: tup
     assert tidy_joins(kept, dialect="sqlite", catalog=catalog) is None
 
 
+def test_two_tables_no_key_links_are_joined_through_their_one_link_table(heroes: tuple[Path, SchemaCatalog]) -> None:
+    path, catalog = heroes
+    draft = (
+        "SELECT s.superhero_name, p.power_name FROM superhero AS s "
+        "JOIN superpower AS p ON s.id = p.id WHERE s.height_cm > 190"
+    )
+    assert rows(path, draft) == [("Thor", "Flight")]  # hero 1 with power 1, by the coincidence of ids
+    tidied = tidy_joins(draft, dialect="sqlite", catalog=catalog)
+    assert tidied is not None and "JOIN hero_power" in tidied
+    checked = validate_sql(tidied, dialect="sqlite", catalog=catalog)
+    assert sorted(rows(path, checked.sql)) == [("Hulk", "Strength"), ("Thor", "Flight"), ("Thor", "Strength")]
+
+
+@pytest.mark.parametrize(
+    "draft",
+    [
+        # A key links the two tables: which columns to match is the model's call.
+        "SELECT s.superhero_name FROM superhero AS s JOIN publisher AS p ON s.id = p.id",
+        # No table holds a key to both columns: nothing to put between them.
+        "SELECT s.superhero_name, f.flight_id FROM superhero AS s JOIN flight AS f ON s.id = f.flight_id",
+        # A join nothing reads goes instead of gaining a link table.
+        "SELECT s.superhero_name FROM superhero AS s JOIN superpower AS p ON s.id = p.id",
+    ],
+)
+def test_joins_with_no_single_link_table_are_not_bridged(heroes: tuple[Path, SchemaCatalog], draft: str) -> None:
+    tidied = tidy_joins(draft, dialect="sqlite", catalog=catalog_of(heroes))
+    assert tidied is None or "hero_power" not in tidied
+
+
 def test_no_key_or_two_keys_leave_a_self_comparison_to_the_validator_and_model(
     heroes: tuple[Path, SchemaCatalog],
 ) -> None:

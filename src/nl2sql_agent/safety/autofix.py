@@ -188,16 +188,35 @@ def _bridge(scope: Scope, fixing: _Fixing) -> bool:
         if len(links) != 1:
             continue  # no link table, or several: the model must choose
         bridge, to_other, to_mine = links[0]
-        name = catalog.tables[bridge].name
-        alias = _fresh_alias(name, used=set(tables))
+        alias = put_between(join, catalog.tables[bridge].name, to_other, to_mine, ends=(mine, other), used=set(tables))
         tables[alias.lower()] = bridge
-        # The link table joins what came before (``other``); the join's own table then joins the link table.
-        bridging = exp.Join(this=exp.table_(name, alias=alias), on=_on(to_other, alias, other), side=join.side or None)
-        joins = select.args["joins"]
-        joins.insert(joins.index(join), bridging)
-        join.set("on", _on(to_mine, alias, mine))
         changed = True
     return changed
+
+
+def put_between(
+    join: exp.Join,
+    link: str,
+    to_other: list[tuple[str, str]],
+    to_mine: list[tuple[str, str]],
+    *,
+    ends: tuple[str, str],
+    used: set[str],
+) -> str:
+    """Put table ``link`` between ``join``'s own table and an earlier one; the link table's alias.
+
+    ``ends`` are the aliases ``(own, earlier)``; ``to_other`` and ``to_mine`` the ``(link column, column)``
+    key pairs to each. The link table joins the earlier one, then ``join``'s table joins the link table.
+    """
+    mine, other = ends
+    select = join.parent
+    alias = _fresh_alias(link, used)
+    bridging = exp.Join(this=exp.table_(link, alias=alias), on=_on(to_other, alias, other), side=join.side or None)
+    joins = list(select.args["joins"])
+    at = joins.index(join)
+    select.set("joins", [*joins[:at], bridging, *joins[at:]])
+    join.set("on", _on(to_mine, alias, mine))
+    return alias
 
 
 def _lacking_join(

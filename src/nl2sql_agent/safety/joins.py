@@ -1,4 +1,4 @@
-"""Tidying a draft's joins before it is checked: two slips small models make on most schemas.
+"""Tidying a draft's joins before it is checked: slips small models make on most schemas.
 
 1. A join nothing reads. ``SELECT t1.name FROM singer AS t1 JOIN singer_in_concert AS t2 ON ...`` for
    "the singer whose song has 'Hey' in it" repeats each singer once per concert. A plain key join whose
@@ -10,7 +10,11 @@
    t1.countryid``): no join condition at all, so a cross join. When one foreign key links the joined table
    to an earlier one, that key is what was meant.
 
-Both run on the AST; what comes out goes through ``validate_sql`` like any draft.
+3. Two tables no key links, joined on a key of each (``regions AS r JOIN sales AS s ON r.region_id =
+   s.store_id``): when exactly one table holds a key to each of those two columns (``stores``), it is the
+   link the model skipped, and is put between them.
+
+All run on the AST; what comes out goes through ``validate_sql`` like any draft.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from sqlglot import exp
 
 from nl2sql_agent.db.types import SchemaCatalog
 from nl2sql_agent.lexicon import FUNCTION_WORDS, stems
-from nl2sql_agent.safety.autofix import key_pairs
+from nl2sql_agent.safety.autofix import key_pairs, put_between
 from nl2sql_agent.sqltext import parse_or_none
 
 
@@ -40,6 +44,8 @@ def tidy_joins(sql: str, *, dialect: str, catalog: SchemaCatalog, question: str 
     for select in list(tree.find_all(exp.Select)):
         changed |= _key_self_comparisons(select, catalog)
         changed |= _drop_unread_joins(select, catalog, stems(question))
+        # After the drop: a join nothing reads needs no link table, it goes.
+        changed |= _bridge_unlinked_keys(select, catalog)
     return tree.sql(dialect=dialect) if changed else None
 
 
@@ -93,6 +99,44 @@ def _key_self_comparisons(select: exp.Select, catalog: SchemaCatalog) -> bool:
                 changed = True
         earlier.append(table)
     return changed
+
+
+def _bridge_unlinked_keys(select: exp.Select, catalog: SchemaCatalog) -> bool:
+    changed = False
+    joined = _joined_tables(select)
+    by_alias = {table.alias_or_name.lower(): table for _, table in joined}
+    for join, table in joined:
+        condition = join.args.get("on") if join is not None else None
+        if join is None or not _is_column_pair(condition):
+            continue
+        sides = {column.table.lower(): column.name.lower() for column in (condition.this, condition.expression)}
+        mine = table.alias_or_name.lower()
+        if len(sides) != 2 or mine not in sides or not set(sides) <= set(by_alias):
+            continue
+        other = next(alias for alias in sides if alias != mine)
+        own_name, other_name = table.name.lower(), by_alias[other].name.lower()
+        if own_name == other_name or key_pairs(catalog, other_name, own_name):
+            continue  # a self-join, or tables a key links: the condition is the model's to choose
+        taken = {t.name.lower() for _, t in joined}
+        links = [
+            (link.name, to_other[0], to_mine[0])
+            for link in catalog.tables.values()
+            if link.name.lower() not in taken
+            for to_other, to_mine in [
+                (key_pairs(catalog, link.name, other_name), key_pairs(catalog, link.name, own_name))
+            ]
+            if _keys_on(to_other, sides[other]) and _keys_on(to_mine, sides[mine])
+        ]
+        if len(links) == 1:
+            link, to_other, to_mine = links[0]
+            put_between(join, link, to_other, to_mine, ends=(mine, other), used=set(by_alias))
+            changed = True
+    return changed
+
+
+def _keys_on(pairs: list[list[tuple[str, str]]], column: str) -> bool:
+    """Exactly one key, on ``column`` alone of the table it reaches."""
+    return len(pairs) == 1 and [far.lower() for _, far in pairs[0]] == [column]
 
 
 def _drop_unread_joins(select: exp.Select, catalog: SchemaCatalog, asked: frozenset[str]) -> bool:
