@@ -119,3 +119,42 @@ def test_a_link_table_through_a_hidden_column_is_not_used(heroes: tuple[Path, Sc
     policy = SqlPolicy(hidden_columns=frozenset({"hero_power.hero_id"}))
     draft = "SELECT p.power_name FROM superhero AS s JOIN superpower AS p ON s.power_id = p.id"
     assert bridge_joins(draft, dialect="sqlite", catalog=catalog, policy=policy) is None
+
+
+def test_two_tables_under_one_alias_each_get_their_own(heroes: tuple[Path, SchemaCatalog]) -> None:
+    path, catalog = heroes
+    draft = (
+        "SELECT s.superhero_name, s.publisher_name FROM superhero AS s "
+        "JOIN publisher AS s ON s.publisher_id = s.id WHERE s.height_cm > 190"
+    )
+    # publisher_id only in superhero, publisher_name only in publisher; but "id" is in both: no new alias.
+    fixed = autofix(draft, dialect="sqlite", catalog=catalog)
+    assert fixed is None or "JOIN publisher AS s " in fixed
+    draft = (
+        "SELECT s.superhero_name, s.power_name FROM hero_power AS s "
+        "JOIN superpower AS s ON s.power_id = s.power_id JOIN superhero AS h ON h.id = s.hero_id"
+    )
+    fixed = autofix(draft, dialect="sqlite", catalog=catalog)  # superpower has no power_id: no new alias
+    assert fixed is None or "JOIN superpower AS s " in fixed
+    draft = (
+        "SELECT t.power_name, COUNT(t.hero_id) AS heroes FROM hero_power AS t "
+        "JOIN superpower AS t ON t.power_id = t.id GROUP BY t.power_name"
+    )
+    fixed = autofix(draft, dialect="sqlite", catalog=catalog)
+    assert fixed is not None and "JOIN superpower AS superpower ON t.power_id = superpower.id" in fixed
+    checked = validate_sql(fixed, dialect="sqlite", catalog=catalog)
+    assert sorted(rows(path, checked.sql)) == [("Flight", 1), ("Strength", 2)]
+
+
+def test_a_shared_alias_joined_on_one_column_name_puts_one_side_on_each_table(
+    heroes: tuple[Path, SchemaCatalog],
+) -> None:
+    path, catalog = heroes
+    draft = (
+        "SELECT s.airline_name, COUNT(s.flight_id) AS flights FROM flight AS s "
+        "JOIN airline AS s ON s.airline_code = s.airline_code GROUP BY s.airline_name"
+    )
+    fixed = autofix(draft, dialect="sqlite", catalog=catalog)
+    assert fixed is not None and "s.airline_code = airline.airline_code" in fixed
+    checked = validate_sql(fixed, dialect="sqlite", catalog=catalog)
+    assert sorted(rows(path, checked.sql)) == [("Delta", 2), ("United", 1)]

@@ -69,10 +69,10 @@ def bridge_joins(sql: str, *, dialect: str, catalog: CatalogLike, policy: SqlPol
 
 
 def autofix(sql: str, *, dialect: str, catalog: CatalogLike, policy: SqlPolicy | None = None) -> str | None:
-    """Every fix that applies, in turn (link table, alias, spelling, missing join), on one parse of ``sql``;
-    ``None`` if none changed it. The link table goes first: moving the lacking side of ``a.x = b.x`` to the
-    table that has ``x`` would leave ``b.x = b.x``."""
-    fixes = (_bridge, _requalify, _respell, _join_owners)
+    """Every fix that applies, in turn (shared alias, link table, alias, spelling, missing join), on one
+    parse of ``sql``; ``None`` if none changed it. The link table goes before the alias move: moving the
+    lacking side of ``a.x = b.x`` to the table that has ``x`` would leave ``b.x = b.x``."""
+    fixes = (_split_shared_alias, _bridge, _requalify, _respell, _join_owners)
     return _apply(sql, fixes, dialect=dialect, catalog=catalog, policy=policy)
 
 
@@ -94,6 +94,70 @@ def _apply(
         for scope in scopes:
             changed |= fix(scope, fixing)
     return tree.sql(dialect=dialect) if changed else None
+
+
+def _split_shared_alias(scope: Scope, fixing: _Fixing) -> bool:
+    """``FROM sales s JOIN stores s ON s.store_id = s.store_id``: the second table gets its own alias, and
+    each ``s.`` column goes to the one of the two that has it; ``a.x = a.x`` between them puts one side on
+    each. Nothing changes when a column could be either table's."""
+    select = scope.expression
+    if not isinstance(select, exp.Select):
+        return False
+    sources = [j.this for j in select.args.get("joins") or ()]
+    if select.args.get("from_") is not None:
+        sources.insert(0, select.args["from_"].this)
+    tables = [t for t in sources if isinstance(t, exp.Table)]
+    used = {t.alias_or_name.lower() for t in tables}
+    first_by_alias: dict[str, exp.Table] = {}
+    changed = False
+    for table in tables:
+        alias = table.alias_or_name.lower()
+        first = first_by_alias.setdefault(alias, table)
+        if first is table:
+            continue
+        moves = _second_table_columns(scope, alias, _columns_of(first, fixing), _columns_of(table, fixing))
+        if moves is None:
+            continue
+        new = _fresh_alias(table.name, used)
+        used.add(new.lower())
+        table.set("alias", exp.TableAlias(this=exp.to_identifier(new)))
+        for column in moves:
+            column.set("table", exp.to_identifier(new))
+        changed = True
+    return changed
+
+
+def _columns_of(table: exp.Table, fixing: _Fixing) -> frozenset[str]:
+    return fixing.permitted.get(key_of(table, fixing.dialect), frozenset())
+
+
+def _second_table_columns(
+    scope: Scope, alias: str, first: frozenset[str], second: frozenset[str]
+) -> list[exp.Column] | None:
+    """The ``alias.`` columns that belong to the second of two tables sharing ``alias``; ``None`` when any
+    column is unknown to both or could belong to either."""
+    moves: list[exp.Column] = []
+    for column in scope.columns:
+        if column.table.lower() != alias:
+            continue
+        name = column.name.lower()
+        if name in second and name not in first:
+            moves.append(column)
+        elif name in first and name in second:
+            equality = column.parent
+            paired = (
+                isinstance(equality, exp.EQ)
+                and isinstance(equality.this, exp.Column)
+                and isinstance(equality.expression, exp.Column)
+                and equality.this.sql().lower() == equality.expression.sql().lower()
+            )
+            if not paired:
+                return None
+            if column is equality.expression:
+                moves.append(column)
+        elif name not in first:
+            return None
+    return moves
 
 
 def _requalify(scope: Scope, fixing: _Fixing) -> bool:
