@@ -322,12 +322,10 @@ def unspecified_thing(question: str) -> str | None:
     Example: ``unspecified_thing("the average fare from a particular city")`` gives ``"city"``; with
     "a particular city, Boston" the city is named and nothing is missing.
     """
-    if given_names(question):
-        return None
     tokens = words(question)
     for index, token in enumerate(tokens[:-2]):
         if token in ("a", "an") and tokens[index + 1] in _PLACEHOLDERS and tokens[index + 2] not in FUNCTION_WORDS:
-            return tokens[index + 2]
+            return None if given_names(question) else tokens[index + 2]
     return None
 
 
@@ -339,9 +337,14 @@ def unknown_identifiers(question: str, catalog: SchemaCatalog) -> list[str]:
 
     Only names with an underscore count (``course_assignment_deadline``): a backticked ``VTI`` is a value.
     """
-    known = {t.name.lower() for t in catalog.tables.values()}
-    known |= {c.name.lower() for t in catalog.tables.values() for c in t.columns}
-    return [name for name in dict.fromkeys(_IDENTIFIER.findall(question)) if name.lower() not in known]
+    spelled = _IDENTIFIER.findall(question) if "`" in question else []
+    if not spelled:
+        return []  # the usual case: no walk over a schema that may hold thousands of tables
+    return [name for name in dict.fromkeys(spelled) if not _is_schema_name(name.lower(), catalog)]
+
+
+def _is_schema_name(name: str, catalog: SchemaCatalog) -> bool:
+    return any(t.name.lower() == name or t.column(name) is not None for t in catalog.tables.values())
 
 
 def hidden_names_asked(question: str, hidden_columns: Collection[str]) -> list[str]:

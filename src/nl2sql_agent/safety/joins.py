@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from nl2sql_agent.db.types import SchemaCatalog
+from nl2sql_agent.db.types import SchemaCatalog, TableInfo
 from nl2sql_agent.lexicon import FUNCTION_WORDS, stems
 from nl2sql_agent.safety.autofix import key_pairs, put_between
 from nl2sql_agent.sqltext import parse_or_none
@@ -118,10 +118,17 @@ def _bridge_unlinked_keys(select: exp.Select, catalog: SchemaCatalog) -> bool:
         if own_name == other_name or key_pairs(catalog, other_name, own_name):
             continue  # a self-join, or tables a key links: the condition is the model's to choose
         taken = {t.name.lower() for _, t in joined}
-        links = [
-            (link.name, to_other[0], to_mine[0])
+        # Only tables that could hold a key to both ends are asked for their keys: schemas can be large.
+        near = [
+            link
             for link in catalog.tables.values()
             if link.name.lower() not in taken
+            and _may_key(link, catalog.table(other_name), sides[other])
+            and _may_key(link, catalog.table(own_name), sides[mine])
+        ]
+        links = [
+            (link.name, to_other[0], to_mine[0])
+            for link in near
             for to_other, to_mine in [
                 (key_pairs(catalog, link.name, other_name), key_pairs(catalog, link.name, own_name))
             ]
@@ -132,6 +139,16 @@ def _bridge_unlinked_keys(select: exp.Select, catalog: SchemaCatalog) -> bool:
             put_between(join, link, to_other, to_mine, ends=(mine, other), used=set(by_alias))
             changed = True
     return changed
+
+
+def _may_key(link: TableInfo, end: TableInfo | None, column: str) -> bool:
+    """Whether ``link`` might hold a key to ``end``: by declaration either way, or by sharing ``column``."""
+    if end is None:
+        return False
+    declared = any(fk.ref_table.lower() == end.name.lower() for fk in link.foreign_keys) or any(
+        fk.ref_table.lower() == link.name.lower() for fk in end.foreign_keys
+    )
+    return declared or link.column(column) is not None
 
 
 def _keys_on(pairs: list[list[tuple[str, str]]], column: str) -> bool:
