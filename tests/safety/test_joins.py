@@ -112,6 +112,36 @@ def test_joins_with_no_single_link_table_are_not_bridged(heroes: tuple[Path, Sch
     assert tidied is None or "hero_power" not in tidied
 
 
+def test_an_exists_that_reads_nothing_outside_is_correlated_on_the_key(heroes: tuple[Path, SchemaCatalog]) -> None:
+    path, catalog = heroes
+    draft = (
+        "SELECT s.superhero_name FROM superhero AS s WHERE NOT EXISTS (SELECT 1 FROM hero_power AS hp "
+        "JOIN superpower AS p ON hp.power_id = p.id WHERE p.power_name = 'Flight')"
+    )
+    assert rows(path, draft) == []  # someone can fly, so no hero is without flight
+    tidied = tidy_joins(draft, dialect="sqlite", catalog=catalog)
+    assert tidied is not None and "hp.hero_id = s.id" in tidied
+    assert sorted(rows(path, validate_sql(tidied, dialect="sqlite", catalog=catalog).sql)) == [("Batman",), ("Hulk",)]
+
+
+@pytest.mark.parametrize(
+    "draft",
+    [
+        # Correlated already.
+        "SELECT s.superhero_name FROM superhero AS s WHERE EXISTS "
+        "(SELECT 1 FROM hero_power AS hp WHERE hp.hero_id = s.id)",
+        # A bare column might be the outer query's: left alone.
+        "SELECT s.superhero_name FROM superhero AS s WHERE EXISTS (SELECT 1 FROM hero_power AS hp WHERE hero_id = 1)",
+        # Two keys (rival.a_id, rival.b_id) to the outer table: which one is the model's call.
+        "SELECT s.superhero_name FROM superhero AS s WHERE EXISTS (SELECT 1 FROM rival AS r WHERE r.note = 'x')",
+    ],
+)
+def test_an_exists_with_no_single_key_to_the_outer_query_is_kept(
+    heroes: tuple[Path, SchemaCatalog], draft: str
+) -> None:
+    assert tidy_joins(draft, dialect="sqlite", catalog=catalog_of(heroes)) is None
+
+
 def test_no_key_or_two_keys_leave_a_self_comparison_to_the_validator_and_model(
     heroes: tuple[Path, SchemaCatalog],
 ) -> None:

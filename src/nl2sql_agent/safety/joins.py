@@ -14,6 +14,10 @@
    s.store_id``): when exactly one table holds a key to each of those two columns (``stores``), it is the
    link the model skipped, and is put between them.
 
+4. ``NOT EXISTS (SELECT 1 FROM has_pet AS h JOIN pets AS p ON ... WHERE p.pettype = 'cat')`` that reads
+   nothing of the outer query: the same answer for every row, so "students without a cat" gives all or
+   none. When one foreign key links a table of the subquery to one of the outer query, it correlates them.
+
 All run on the AST; what comes out goes through ``validate_sql`` like any draft.
 """
 
@@ -35,12 +39,13 @@ def tidy_joins(sql: str, *, dialect: str, catalog: SchemaCatalog, question: str 
         ``SELECT s.name FROM singer AS s JOIN singer_in_concert AS c ON s.singer_id = c.singer_id`` becomes
         ``SELECT s.name FROM singer AS s``.
     """
-    if "join" not in sql.lower():
+    lowered = sql.lower()
+    if "join" not in lowered and "exists" not in lowered:
         return None  # nothing to tidy, and no parse to pay for (most drafts read one table)
     tree = parse_or_none(sql, dialect)
     if tree is None:
         return None
-    changed = False
+    changed = _correlate_exists(tree, catalog)
     for select in list(tree.find_all(exp.Select)):
         changed |= _key_self_comparisons(select, catalog)
         changed |= _drop_unread_joins(select, catalog, stems(question))
@@ -154,6 +159,35 @@ def _may_key(link: TableInfo, end: TableInfo | None, column: str) -> bool:
 def _keys_on(pairs: list[list[tuple[str, str]]], column: str) -> bool:
     """Exactly one key, on ``column`` alone of the table it reaches."""
     return len(pairs) == 1 and [far.lower() for _, far in pairs[0]] == [column]
+
+
+def _correlate_exists(tree: exp.Expression, catalog: SchemaCatalog) -> bool:
+    changed = False
+    for exists in list(tree.find_all(exp.Exists)):
+        inner, outer = exists.this, exists.parent_select
+        if not isinstance(inner, exp.Select) or outer is None:
+            continue
+        inside = [table for _, table in _joined_tables(inner)]
+        aliases = {table.alias_or_name.lower() for table in inside}
+        columns = list(inner.find_all(exp.Column))
+        if not inside or any(not c.table or c.table.lower() not in aliases for c in columns):
+            continue  # reads the outer query already, or by bare names that might
+        outside = [table for _, table in _joined_tables(outer)]
+        links = [
+            (mine, theirs, pairs)
+            for mine in inside
+            for theirs in outside
+            if mine.name.lower() != theirs.name.lower()
+            for pairs in key_pairs(catalog, mine.name.lower(), theirs.name.lower())
+        ]
+        if len(links) == 1:
+            mine, theirs, pairs = links[0]
+            keyed = [
+                exp.column(a, table=mine.alias_or_name).eq(exp.column(b, table=theirs.alias_or_name)) for a, b in pairs
+            ]
+            inner.where(exp.and_(*keyed), copy=False)
+            changed = True
+    return changed
 
 
 def _drop_unread_joins(select: exp.Select, catalog: SchemaCatalog, asked: frozenset[str]) -> bool:
