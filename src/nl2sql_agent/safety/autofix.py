@@ -103,10 +103,7 @@ def _split_shared_alias(scope: Scope, fixing: _Fixing) -> bool:
     select = scope.expression
     if not isinstance(select, exp.Select):
         return False
-    sources = [j.this for j in select.args.get("joins") or ()]
-    if select.args.get("from_") is not None:
-        sources.insert(0, select.args["from_"].this)
-    tables = [t for t in sources if isinstance(t, exp.Table)]
+    tables = [table for _, table in joined_tables(select)]
     used = {t.alias_or_name.lower() for t in tables}
     first_by_alias: dict[str, exp.Table] = {}
     changed = False
@@ -125,6 +122,16 @@ def _split_shared_alias(scope: Scope, fixing: _Fixing) -> bool:
             column.set("table", exp.to_identifier(new))
         changed = True
     return changed
+
+
+def joined_tables(select: exp.Select) -> list[tuple[exp.Join | None, exp.Table]]:
+    """The FROM table (with ``None``) and each joined table, in order; subqueries are skipped."""
+    found: list[tuple[exp.Join | None, exp.Table]] = []
+    source = select.args.get("from_")
+    if source is not None and isinstance(source.this, exp.Table):
+        found.append((None, source.this))
+    found += [(join, join.this) for join in select.args.get("joins") or [] if isinstance(join.this, exp.Table)]
+    return found
 
 
 def _columns_of(table: exp.Table, fixing: _Fixing) -> frozenset[str]:

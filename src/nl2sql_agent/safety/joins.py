@@ -27,7 +27,7 @@ from sqlglot import exp
 
 from nl2sql_agent.db.types import SchemaCatalog, TableInfo
 from nl2sql_agent.lexicon import FUNCTION_WORDS, stems
-from nl2sql_agent.safety.autofix import key_pairs, put_between
+from nl2sql_agent.safety.autofix import joined_tables, key_pairs, put_between
 from nl2sql_agent.sqltext import parse_or_none
 
 
@@ -54,16 +54,6 @@ def tidy_joins(sql: str, *, dialect: str, catalog: SchemaCatalog, question: str 
     return tree.sql(dialect=dialect) if changed else None
 
 
-def _joined_tables(select: exp.Select) -> list[tuple[exp.Join | None, exp.Table]]:
-    """The FROM table (with ``None``) and each joined table, in order; subqueries are skipped."""
-    found: list[tuple[exp.Join | None, exp.Table]] = []
-    source = select.args.get("from_")
-    if source is not None and isinstance(source.this, exp.Table):
-        found.append((None, source.this))
-    found += [(join, join.this) for join in select.args.get("joins") or [] if isinstance(join.this, exp.Table)]
-    return found
-
-
 def _is_column_pair(condition: exp.Expression | None) -> bool:
     return (
         isinstance(condition, exp.EQ)
@@ -87,7 +77,7 @@ def _compares_within_one_table(equality: exp.EQ, condition: exp.Expression, join
 def _key_self_comparisons(select: exp.Select, catalog: SchemaCatalog) -> bool:
     changed = False
     earlier: list[exp.Table] = []
-    for join, table in _joined_tables(select):
+    for join, table in joined_tables(select):
         condition = join.args.get("on") if join is not None else None
         for equality in list(condition.find_all(exp.EQ)) if condition is not None else []:
             if not _compares_within_one_table(equality, condition, table):
@@ -108,7 +98,7 @@ def _key_self_comparisons(select: exp.Select, catalog: SchemaCatalog) -> bool:
 
 def _bridge_unlinked_keys(select: exp.Select, catalog: SchemaCatalog) -> bool:
     changed = False
-    joined = _joined_tables(select)
+    joined = joined_tables(select)
     by_alias = {table.alias_or_name.lower(): table for _, table in joined}
     for join, table in joined:
         condition = join.args.get("on") if join is not None else None
@@ -123,13 +113,14 @@ def _bridge_unlinked_keys(select: exp.Select, catalog: SchemaCatalog) -> bool:
         if own_name == other_name or key_pairs(catalog, other_name, own_name):
             continue  # a self-join, or tables a key links: the condition is the model's to choose
         taken = {t.name.lower() for _, t in joined}
+        other_end, own_end = catalog.table(other_name), catalog.table(own_name)
         # Only tables that could hold a key to both ends are asked for their keys: schemas can be large.
         near = [
             link
             for link in catalog.tables.values()
             if link.name.lower() not in taken
-            and _may_key(link, catalog.table(other_name), sides[other])
-            and _may_key(link, catalog.table(own_name), sides[mine])
+            and _may_key(link, other_end, sides[other])
+            and _may_key(link, own_end, sides[mine])
         ]
         links = [
             (link.name, to_other[0], to_mine[0])
@@ -167,12 +158,12 @@ def _correlate_exists(tree: exp.Expression, catalog: SchemaCatalog) -> bool:
         inner, outer = exists.this, exists.parent_select
         if not isinstance(inner, exp.Select) or outer is None:
             continue
-        inside = [table for _, table in _joined_tables(inner)]
+        inside = [table for _, table in joined_tables(inner)]
         aliases = {table.alias_or_name.lower() for table in inside}
         columns = list(inner.find_all(exp.Column))
         if not inside or any(not c.table or c.table.lower() not in aliases for c in columns):
             continue  # reads the outer query already, or by bare names that might
-        outside = [table for _, table in _joined_tables(outer)]
+        outside = [table for _, table in joined_tables(outer)]
         links = [
             (mine, theirs, pairs)
             for mine in inside
@@ -198,7 +189,7 @@ def _drop_unread_joins(select: exp.Select, catalog: SchemaCatalog, asked: frozen
     if any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.is_star) for e in select.expressions):
         return False
     changed = False
-    tables = _joined_tables(select)
+    tables = joined_tables(select)
     for join, table in tables:
         if join is None or join.side or (join.kind or "INNER").upper() != "INNER":
             continue
