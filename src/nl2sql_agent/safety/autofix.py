@@ -152,14 +152,8 @@ def _second_table_columns(
             moves.append(column)
         elif name in first and name in second:
             equality = column.parent
-            paired = (
-                isinstance(equality, exp.EQ)
-                and isinstance(equality.this, exp.Column)
-                and isinstance(equality.expression, exp.Column)
-                and equality.this.sql().lower() == equality.expression.sql().lower()
-            )
-            if not paired:
-                return None
+            if not isinstance(equality, exp.EQ) or equality.this.sql().lower() != equality.expression.sql().lower():
+                return None  # only ``s.x = s.x`` says which side is which table's
             if column is equality.expression:
                 moves.append(column)
         elif name not in first:
@@ -259,13 +253,16 @@ def _bridge(scope: Scope, fixing: _Fixing) -> bool:
         if len(links) != 1:
             continue  # no link table, or several: the model must choose
         bridge, to_other, to_mine = links[0]
-        alias = put_between(join, catalog.tables[bridge].name, to_other, to_mine, ends=(mine, other), used=set(tables))
+        alias = put_between(
+            select, join, catalog.tables[bridge].name, to_other, to_mine, ends=(mine, other), used=set(tables)
+        )
         tables[alias.lower()] = bridge
         changed = True
     return changed
 
 
 def put_between(
+    select: exp.Select,
     join: exp.Join,
     link: str,
     to_other: list[tuple[str, str]],
@@ -274,13 +271,12 @@ def put_between(
     ends: tuple[str, str],
     used: set[str],
 ) -> str:
-    """Put table ``link`` between ``join``'s own table and an earlier one; the link table's alias.
+    """Put table ``link`` between ``join``'s own table and an earlier one of ``select``; the link's alias.
 
     ``ends`` are the aliases ``(own, earlier)``; ``to_other`` and ``to_mine`` the ``(link column, column)``
     key pairs to each. The link table joins the earlier one, then ``join``'s table joins the link table.
     """
     mine, other = ends
-    select = join.parent
     alias = _fresh_alias(link, used)
     bridging = exp.Join(this=exp.table_(link, alias=alias), on=_on(to_other, alias, other), side=join.side or None)
     joins = list(select.args["joins"])

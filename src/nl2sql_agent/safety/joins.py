@@ -79,7 +79,10 @@ def _key_self_comparisons(select: exp.Select, catalog: SchemaCatalog) -> bool:
     earlier: list[exp.Table] = []
     for join, table in joined_tables(select):
         condition = join.args.get("on") if join is not None else None
-        for equality in list(condition.find_all(exp.EQ)) if condition is not None else []:
+        if condition is None:
+            earlier.append(table)
+            continue
+        for equality in list(condition.find_all(exp.EQ)):
             if not _compares_within_one_table(equality, condition, table):
                 continue
             links = [
@@ -102,7 +105,7 @@ def _bridge_unlinked_keys(select: exp.Select, catalog: SchemaCatalog) -> bool:
     by_alias = {table.alias_or_name.lower(): table for _, table in joined}
     for join, table in joined:
         condition = join.args.get("on") if join is not None else None
-        if join is None or not _is_column_pair(condition):
+        if join is None or not isinstance(condition, exp.EQ) or not _is_column_pair(condition):
             continue
         sides = {column.table.lower(): column.name.lower() for column in (condition.this, condition.expression)}
         mine = table.alias_or_name.lower()
@@ -132,7 +135,7 @@ def _bridge_unlinked_keys(select: exp.Select, catalog: SchemaCatalog) -> bool:
         ]
         if len(links) == 1:
             link, to_other, to_mine = links[0]
-            put_between(join, link, to_other, to_mine, ends=(mine, other), used=set(by_alias))
+            put_between(select, join, link, to_other, to_mine, ends=(mine, other), used=set(by_alias))
             changed = True
     return changed
 
@@ -152,7 +155,7 @@ def _keys_on(pairs: list[list[tuple[str, str]]], column: str) -> bool:
     return len(pairs) == 1 and [far.lower() for _, far in pairs[0]] == [column]
 
 
-def _correlate_exists(tree: exp.Expression, catalog: SchemaCatalog) -> bool:
+def _correlate_exists(tree: exp.Expr, catalog: SchemaCatalog) -> bool:
     changed = False
     for exists in list(tree.find_all(exp.Exists)):
         inner, outer = exists.this, exists.parent_select
