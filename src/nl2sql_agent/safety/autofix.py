@@ -278,11 +278,13 @@ def put_between(
     """
     mine, other = ends
     alias = _fresh_alias(link, used)
-    bridging = exp.Join(this=exp.table_(link, alias=alias), on=_on(to_other, alias, other), side=join.side or None)
+    bridging = exp.Join(
+        this=exp.table_(link, alias=alias), on=key_condition(to_other, alias, other), side=join.side or None
+    )
     joins = list(select.args["joins"])
     at = joins.index(join)
     select.set("joins", [*joins[:at], bridging, *joins[at:]])
-    join.set("on", _on(to_mine, alias, mine))
+    join.set("on", key_condition(to_mine, alias, mine))
     return alias
 
 
@@ -385,7 +387,7 @@ def _join(
     """Join ``owner`` to ``select`` on ``pairs`` against ``alias``; the new table's alias."""
     name = catalog.tables[owner].name
     new_alias = _fresh_alias(name, used)
-    select.join(exp.table_(name, alias=new_alias), on=_on(pairs, alias, new_alias), copy=False)
+    select.join(exp.table_(name, alias=new_alias), on=key_condition(pairs, alias, new_alias), copy=False)
     return new_alias
 
 
@@ -394,6 +396,6 @@ def _fresh_alias(name: str, used: set[str]) -> str:
     return next(a for a in (name, *(f"{name}_{i}" for i in range(2, 99))) if a.lower() not in used)
 
 
-def _on(pairs: list[tuple[str, str]], left: str, right: str) -> exp.Condition:
+def key_condition(pairs: list[tuple[str, str]], left: str, right: str) -> exp.Condition:
     """``left.a = right.b AND ...`` for each ``(a, b)`` of ``pairs``."""
     return exp.and_(*(exp.column(a, table=left).eq(exp.column(b, table=right)) for a, b in pairs))

@@ -27,7 +27,7 @@ from sqlglot import exp
 
 from nl2sql_agent.db.types import SchemaCatalog, TableInfo
 from nl2sql_agent.lexicon import FUNCTION_WORDS, stems
-from nl2sql_agent.safety.autofix import joined_tables, key_pairs, put_between
+from nl2sql_agent.safety.autofix import joined_tables, key_condition, key_pairs, put_between
 from nl2sql_agent.sqltext import parse_or_none
 
 
@@ -92,8 +92,7 @@ def _key_self_comparisons(select: exp.Select, catalog: SchemaCatalog) -> bool:
             ]
             if len(links) == 1:
                 alias, pairs = links[0]
-                keyed = [exp.column(a, table=alias).eq(exp.column(b, table=table.alias_or_name)) for a, b in pairs]
-                equality.replace(exp.and_(*keyed))
+                equality.replace(key_condition(pairs, alias, table.alias_or_name))
                 changed = True
         earlier.append(table)
     return changed
@@ -176,10 +175,7 @@ def _correlate_exists(tree: exp.Expr, catalog: SchemaCatalog) -> bool:
         ]
         if len(links) == 1:
             mine, theirs, pairs = links[0]
-            keyed = [
-                exp.column(a, table=mine.alias_or_name).eq(exp.column(b, table=theirs.alias_or_name)) for a, b in pairs
-            ]
-            inner.where(exp.and_(*keyed), copy=False)
+            inner.where(key_condition(pairs, mine.alias_or_name, theirs.alias_or_name), copy=False)
             changed = True
     return changed
 
