@@ -13,7 +13,7 @@ from typing import Literal
 from nl2sql_agent.db.types import SchemaCatalog
 from nl2sql_agent.lexicon import FUNCTION_WORDS, given_names, stem, stems, stems_of, words
 
-Verdict = Literal["data", "off_topic", "write_request", "injection", "unspecified", "unsure"]
+Verdict = Literal["data", "off_topic", "write_request", "injection", "unspecified", "judgement", "unsure"]
 
 _WRITE_VERBS = {
     "drop",
@@ -158,6 +158,16 @@ _OFF_TOPIC_FRAMES = tuple(
         "competitor",
     )
 )
+# Qualities that are someone's judgement, not a recorded measure: "the most challenging mountains to climb",
+# "the most dangerous route". They count only when the schema does not use the word itself (a "difficulty"
+# column). Words that a count or a sum can stand for ("popular", "best-selling", "successful") are left out.
+_JUDGEMENTS = frozenset(
+    stem(word)
+    for word in (
+        "attractive beautiful challenging dangerous difficult difficulty enjoyable exciting famous fascinating "
+        "iconic impressive interesting memorable picturesque pleasant prestigious scenic"
+    ).split()
+)
 # "for a particular city": the question leaves out the one thing a query would filter on.
 _PLACEHOLDERS = frozenset({"particular", "specific", "certain"})
 _DATA_CUES = stems(
@@ -294,8 +304,10 @@ def classify(
         return "write_request"
     if unspecified_thing(question):
         return "unspecified"
+    if judged_qualities(question, vocabulary):
+        return "judgement"
     if _is_forecast(tokens, this_year) or any(
-        _has_sequence(tokens, frame) and not stems(" ".join(frame)) & vocabulary.names for frame in _OFF_TOPIC_FRAMES
+        _has_sequence(tokens, frame) and not _schema_phrase(frame, vocabulary) for frame in _OFF_TOPIC_FRAMES
     ):
         return "off_topic"
     asked = {stem(t) for t in tokens}
@@ -314,6 +326,26 @@ def classify(
     if has_history and (tokens[0] in _FOLLOW_UP_STARTS or len(tokens) <= 6):
         return "data"
     return "unsure"
+
+
+def _schema_phrase(frame: tuple[str, ...], vocabulary: Vocabulary) -> bool:
+    """Whether the schema names every content word of ``frame`` itself: a "tips" column makes "tips" data,
+    but an ``application`` column does not make "potential applications" of a technology data."""
+    content = stems(" ".join(frame)) - FUNCTION_WORDS
+    return bool(content) and content <= vocabulary.names
+
+
+def judged_qualities(question: str, vocabulary: Vocabulary) -> list[str]:
+    """Judgement words the question ranks or filters by that the schema never uses, as asked.
+
+    Example: on a schema of mountains and their altitudes, ``judged_qualities("Which mountain is the most
+    challenging to climb?", vocabulary)`` gives ``["challenging"]``.
+    """
+    judged = _JUDGEMENTS - vocabulary.all
+    if not judged & stems(question):
+        return []  # the usual case
+    named = stems_of(given_names(question))  # 'books titled "Beautiful Minds"' names a value
+    return [word for word in dict.fromkeys(words(question)) if stem(word) in judged - named]
 
 
 def unspecified_thing(question: str) -> str | None:

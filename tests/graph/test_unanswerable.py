@@ -10,7 +10,14 @@ import pytest
 
 from nl2sql_agent import Agent, SQLValidationError
 from nl2sql_agent.db.types import ColumnInfo, SchemaCatalog, TableInfo
-from nl2sql_agent.intent import Vocabulary, classify, schema_vocabulary, unknown_identifiers, unspecified_thing
+from nl2sql_agent.intent import (
+    Vocabulary,
+    classify,
+    judged_qualities,
+    schema_vocabulary,
+    unknown_identifiers,
+    unspecified_thing,
+)
 from nl2sql_agent.models.fake import FakeChatModel
 from nl2sql_agent.unanswerable import filtered_values, missing_concepts
 
@@ -125,6 +132,27 @@ def test_a_frame_the_schema_names_itself_is_not_a_refusal() -> None:
     )
 
 
+def test_a_frame_counts_as_the_schemas_own_only_when_it_names_every_word_of_it() -> None:
+    # An `application` column does not turn a technology's "potential applications" into data.
+    applications = Vocabulary(names=frozenset({"application", "restriction"}))
+    question = "What are some potential applications of restriction codes in medicine?"
+    assert classify(question, applications, has_history=False) == "off_topic"
+    both = Vocabulary(names=frozenset({"application", "potential", "restriction"}))
+    assert classify(question, both, has_history=False) == "data"
+
+
+def test_judgement_words_the_schema_does_not_record_are_told_apart() -> None:
+    vocabulary = schema_vocabulary(GEOGRAPHY)
+    question = "Which rivers are the most dangerous and challenging to swim?"
+    assert judged_qualities(question, vocabulary) == ["dangerous", "challenging"]
+    assert classify(question, vocabulary, has_history=False) == "judgement"
+    # A schema that records the quality answers it; a quoted name that holds the word is a value.
+    rated = Vocabulary(names=vocabulary.names | {"difficulty"})
+    assert classify("Which river has the highest difficulty?", rated, has_history=False) == "data"
+    assert judged_qualities('How long is the river called "Beautiful Creek"?', vocabulary) == []
+    assert judged_qualities("Which river is the longest?", vocabulary) == []
+
+
 def test_a_plain_set_of_names_still_works_as_the_vocabulary() -> None:
     assert classify("Which river is the longest?", {"river"}, has_history=False) == "data"
     assert classify("Which river is the longest?", Vocabulary(values=frozenset({"river"})), has_history=False) != (
@@ -175,6 +203,14 @@ def test_a_vague_question_is_asked_back_and_its_follow_up_answered(make_agent: M
     assert model.calls == []
     second = agent.ask("Leeds", thread_id="vague")
     assert second.status == "answered" and second.sql is not None
+
+
+def test_a_judgement_no_column_records_is_refused_before_drafting(make_agent: MakeAgent) -> None:
+    model = FakeChatModel(queues={"sql": ["SELECT store_name FROM stores"]})
+    answer = make_agent(model).ask("Which store is the most beautiful?")
+    assert answer.status == "refused" and answer.sql is None
+    assert '"beautiful" is a judgement' in answer.answer
+    assert model.calls == []
 
 
 def test_a_backticked_column_the_schema_lacks_is_refused_before_drafting(make_agent: MakeAgent) -> None:

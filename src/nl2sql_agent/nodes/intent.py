@@ -10,7 +10,13 @@ from langgraph.types import Command
 
 from nl2sql_agent import prompts
 from nl2sql_agent.context import RunContext
-from nl2sql_agent.intent import classify, hidden_names_asked, unknown_identifiers, unspecified_thing
+from nl2sql_agent.intent import (
+    classify,
+    hidden_names_asked,
+    judged_qualities,
+    unknown_identifiers,
+    unspecified_thing,
+)
 from nl2sql_agent.lexicon import given_names
 from nl2sql_agent.models.calls import invoke_model
 from nl2sql_agent.nodes.history import render_history
@@ -52,6 +58,10 @@ def _classify_turn(state: AgentState, ctx: RunContext) -> dict[str, Any]:
             return {"intent": "write_request", "refusal": prompts.REFUSAL_WRITE}
         case "injection":
             return {"intent": "injection", "refusal": prompts.REFUSAL_INJECTION}
+        case "judgement":
+            judged = " or ".join(f'"{word}"' for word in judged_qualities(question, ctx.vocabulary))
+            reason = f"{judged} is a judgement, and no column records it."
+            return {"intent": "unanswerable", "refusal": prompts.REFUSAL_UNANSWERABLE.format(reason=reason)}
         case "unspecified":
             thing = unspecified_thing(question) or "one"
             return {"intent": "unanswerable", "refusal": prompts.REFUSAL_UNSPECIFIED.format(thing=thing)}
