@@ -168,6 +168,14 @@ _JUDGEMENTS = frozenset(
         "iconic impressive interesting memorable picturesque pleasant prestigious scenic"
     ).split()
 )
+# Change over time ("the population growth rate", "the sales trend") needs values from two or more times.
+# "change" is left out: "the price change between the low and the high" compares two columns.
+_OVER_TIME = frozenset(
+    "grow grew grown growing growth trend trends increase increased decrease decreased decline declined rise "
+    "rose fall fell evolve evolved".split()
+)
+_TIME_WORDS = frozenset("year date time month day quarter week season period timestamp".split())
+_TIME_TYPES = ("date", "time", "year")
 # "for a particular city": the question leaves out the one thing a query would filter on.
 _PLACEHOLDERS = frozenset({"particular", "specific", "certain"})
 _DATA_CUES = stems(
@@ -346,6 +354,23 @@ def judged_qualities(question: str, vocabulary: Vocabulary) -> list[str]:
         return []  # the usual case
     named = stems_of(given_names(question))  # 'books titled "Beautiful Minds"' names a value
     return [word for word in dict.fromkeys(words(question)) if stem(word) in judged - named]
+
+
+def change_without_time(question: str, catalog: SchemaCatalog) -> str | None:
+    """The word asking for change over time ("growth", "trend"), when no column of ``catalog`` records a
+    time: no date or time type, no name with "year", "date", "month" and the like.
+
+    Example: on a schema of states and their populations, ``change_without_time("How does the population
+    growth rate of California compare to that of Texas?", catalog)`` gives ``"growth"``.
+    """
+    asked = next((w for w in words(question) if w in _OVER_TIME), None)
+    if asked is None:
+        return None  # the usual case: no walk over a schema that may hold thousands of tables
+    for table in catalog.tables.values():
+        for column in table.columns:
+            if set(words(column.name)) & _TIME_WORDS or any(t in column.type.lower() for t in _TIME_TYPES):
+                return None
+    return asked
 
 
 def unspecified_thing(question: str) -> str | None:

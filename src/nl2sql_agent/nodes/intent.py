@@ -11,6 +11,7 @@ from langgraph.types import Command
 from nl2sql_agent import prompts
 from nl2sql_agent.context import RunContext
 from nl2sql_agent.intent import (
+    change_without_time,
     classify,
     hidden_names_asked,
     judged_qualities,
@@ -46,9 +47,12 @@ def _classify_turn(state: AgentState, ctx: RunContext) -> dict[str, Any]:
         return {"intent": "not_permitted", "refusal": prompts.REFUSAL_NOT_PERMITTED.format(names=", ".join(hidden))}
     unknown = unknown_identifiers(question, ctx.catalog)
     if unknown:
-        reason = f"it has no table or column named {', '.join(unknown)}."
-        return {"intent": "unanswerable", "refusal": prompts.REFUSAL_UNANSWERABLE.format(reason=reason)}
+        return _unanswerable(f"it has no table or column named {', '.join(unknown)}.")
     verdict = classify(question, ctx.vocabulary, has_history=bool(state.get("turns")), this_year=ctx.today.year)
+    # After classify, so that a write request or an injection is refused as what it is.
+    over_time = change_without_time(question, ctx.catalog) if verdict in ("data", "unsure") else None
+    if over_time:
+        return _unanswerable(f'"{over_time}" needs values from more than one time, and no column records a date.')
     if verdict == "unsure":
         verdict = _place(state, ctx)
     match verdict:
@@ -60,13 +64,16 @@ def _classify_turn(state: AgentState, ctx: RunContext) -> dict[str, Any]:
             return {"intent": "injection", "refusal": prompts.REFUSAL_INJECTION}
         case "judgement":
             judged = " or ".join(f'"{word}"' for word in judged_qualities(question, ctx.vocabulary))
-            reason = f"{judged} is a judgement, and no column records it."
-            return {"intent": "unanswerable", "refusal": prompts.REFUSAL_UNANSWERABLE.format(reason=reason)}
+            return _unanswerable(f"{judged} is a judgement, and no column records it.")
         case "unspecified":
             thing = unspecified_thing(question) or "one"
             return {"intent": "unanswerable", "refusal": prompts.REFUSAL_UNSPECIFIED.format(thing=thing)}
         case _:
             return {"intent": "off_topic", "refusal": _off_topic_refusal(ctx)}
+
+
+def _unanswerable(reason: str) -> dict[str, Any]:
+    return {"intent": "unanswerable", "refusal": prompts.REFUSAL_UNANSWERABLE.format(reason=reason)}
 
 
 def _place(state: AgentState, ctx: RunContext) -> Literal["data", "off_topic"]:
