@@ -349,11 +349,12 @@ def judged_qualities(question: str, vocabulary: Vocabulary) -> list[str]:
     Example: on a schema of mountains and their altitudes, ``judged_qualities("Which mountain is the most
     challenging to climb?", vocabulary)`` gives ``["challenging"]``.
     """
-    judged = _JUDGEMENTS - vocabulary.all
-    if not judged & stems(question):
-        return []  # the usual case
-    named = stems_of(given_names(question))  # 'books titled "Beautiful Minds"' names a value
-    return [word for word in dict.fromkeys(words(question)) if stem(word) in judged - named]
+    asked = _JUDGEMENTS & stems(question)
+    if not asked:
+        return []  # the usual case: no set built from a vocabulary that may hold thousands of words
+    # 'books titled "Beautiful Minds"' names a value.
+    judged = asked - vocabulary.names - vocabulary.values - stems_of(given_names(question))
+    return [word for word in dict.fromkeys(words(question)) if stem(word) in judged]
 
 
 def change_without_time(question: str, catalog: SchemaCatalog) -> str | None:
