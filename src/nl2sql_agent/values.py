@@ -20,6 +20,7 @@ from sqlglot.optimizer.scope import traverse_scope
 
 from nl2sql_agent.context import RunContext
 from nl2sql_agent.errors import Nl2SqlError
+from nl2sql_agent.lexicon import quoted_values
 from nl2sql_agent.retrieval import score_tables
 from nl2sql_agent.safety import validate_sql
 from nl2sql_agent.safety.catalog import permitted_catalog
@@ -125,6 +126,63 @@ def stored_names(names: Sequence[str], question: str, ctx: RunContext) -> list[s
         if found:
             break
     return found
+
+
+def absent_values(sql: str, question: str, ctx: RunContext) -> list[str]:
+    """Values the question quotes and ``sql`` filters on exactly (``=``, ``IN``, ``LIKE`` without a
+    wildcard) that no text column the caller may read holds: not whole, and not word by word (a "first
+    last" name split over two columns is held); a single word not even inside a value ('Hey' is held by
+    "Hey Oh", as a pattern may mean). For a query that found nothing, such a value is why, whatever the
+    query.
+
+    Example: for 'the average GPA of students who transferred from "University A"', a query filtering
+    ``transfer_source LIKE 'University A'`` on data without that university gives ``["University A"]``.
+    """
+    asked = quoted_values(question)
+    tree = parse_or_none(sql, ctx.dialect) if asked else None
+    if tree is None:
+        return []  # the usual case: nothing quoted, nothing looked up
+    used = {literal.this.strip().lower() for literal in tree.find_all(exp.Literal) if literal.is_string}
+    absent = []
+    for value in (value for value in asked if value.lower() in used):
+        parts = [word for word in value.split() if len(word) > 2]
+        held = _held_anywhere([value, *parts] if len(parts) > 1 else [value], ctx)
+        if (
+            held is not None
+            and value.lower() not in held
+            and not (len(parts) > 1 and held >= {p.lower() for p in parts})
+        ):
+            absent.append(value)
+    return absent
+
+
+def _held_anywhere(texts: list[str], ctx: RunContext) -> set[str] | None:
+    """Which of ``texts`` (lower-cased) some readable text column holds, in any letter case; ``None`` when
+    :data:`NAME_BUDGET_S` ran out before every table was searched (a big schema: nothing is concluded)."""
+    wanted = {text.strip().lower() for text in texts}
+    readable = permitted_catalog(ctx.db_catalog, ctx.dialect, ctx.policy).permitted
+    found: set[str] = set()
+    deadline = time.monotonic() + NAME_BUDGET_S
+    for key, info in ctx.db_catalog.tables.items():
+        allowed = readable.get(key.lower(), frozenset())
+        columns = [c.name for c in info.columns if c.name.lower() in allowed and _is_text(c.type)]
+        if not columns:
+            continue
+        if time.monotonic() > deadline:
+            return None
+        for text in sorted(wanted - found):
+            if _exists(ctx, key, exp.or_(*(_holds(column, text) for column in columns))):
+                found.add(text)
+        if found == wanted:
+            break
+    return found
+
+
+def _holds(column: str, text: str) -> exp.Expression:
+    """``column`` equal to ``text`` in any letter case, or, for one word, containing it."""
+    if " " in text:
+        return _eq(column, text, folded=True)
+    return exp.func("lower", exp.column(column)).like(exp.Literal.string(f"%{text}%"))
 
 
 def _compared(select: exp.Expr) -> Iterator[tuple[exp.Column, exp.Literal]]:

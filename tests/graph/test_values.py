@@ -91,3 +91,37 @@ def test_stored_names_searches_the_data_the_caller_may_read(make_agent: MakeAgen
     assert stored_names(["Atlantis"], question, agent.context()) == []
     hidden = agent.context(SqlPolicy(hidden_columns=frozenset({"stores.city", "customers.city"})))
     assert stored_names(["Fargo"], question, hidden) == []
+
+
+def test_a_quoted_value_the_data_holds_nowhere_ends_an_empty_query_in_a_refusal(make_agent: MakeAgent) -> None:
+    model = FakeChatModel(rules=[FakeRule("SELECT COUNT(*) FROM stores WHERE city LIKE 'Atlantis'", role="sql")])
+    agent = make_agent(model, summarize_with_model=False)
+    answer = agent.ask('How many stores are in "Atlantis"?', thread_id="atlantis")
+    assert answer.status == "refused" and answer.sql is None and answer.rows == ()
+    assert 'it holds no "Atlantis".' in answer.answer
+    assert [c["role"] for c in model.calls] == ["sql"]
+    assert [t.status for t in agent.history("atlantis")] == ["refused"]
+
+
+@pytest.mark.parametrize(
+    ("question", "sql"),
+    [
+        # Held, but not with the other filter: an empty answer is the answer.
+        (
+            'How many stores in "Fargo" have a negative id?',
+            "SELECT COUNT(*) FROM stores WHERE city = 'Fargo' AND store_id < 0",
+        ),
+        # A full name is held split over first and last name.
+        ('What is the salary of "Nancy Baker"?', "SELECT salary FROM employees WHERE first_name = 'Nancy Baker'"),
+        # One word is held inside a value ("Fargo"), as a pattern would mean it.
+        ("How many stores have 'arg' in their city?", "SELECT COUNT(*) FROM stores WHERE city = 'arg'"),
+        # The query never filtered on the quoted value: the model, not the data, is to blame.
+        ('How many stores are in "Atlantis"?', "SELECT COUNT(*) FROM stores WHERE store_id < 0"),
+    ],
+)
+def test_an_empty_query_stays_an_answer_unless_the_quoted_value_is_missing(
+    make_agent: MakeAgent, question: str, sql: str
+) -> None:
+    model = FakeChatModel(rules=[FakeRule(sql, role="sql")])
+    answer = make_agent(model, summarize_with_model=False, max_repairs=0).ask(question)
+    assert answer.status == "answered"

@@ -7,15 +7,16 @@ from typing import Any, Literal
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+from nl2sql_agent import prompts
 from nl2sql_agent.context import RunContext
 from nl2sql_agent.db.executor import ReadOnlyExecutor
 from nl2sql_agent.errors import ErrorCode, Nl2SqlError, QueryExecutionError, QueryTooExpensiveError
 from nl2sql_agent.nodes.routing import retry_or_give_up, then
 from nl2sql_agent.safety import validate_sql
 from nl2sql_agent.state import AgentState
-from nl2sql_agent.values import look_up_values
+from nl2sql_agent.values import absent_values, look_up_values
 
-Executed = Command[Literal["summarize_answer", "draft_sql", "give_up"]]
+Executed = Command[Literal["summarize_answer", "draft_sql", "give_up", "refuse"]]
 
 
 def execute_sql(state: AgentState, runtime: Runtime[RunContext]) -> Executed:
@@ -48,6 +49,11 @@ def _execute(state: AgentState, ctx: RunContext) -> dict[str, Any]:
                 pass  # keep the first, empty, result
         elif lookup.hints:
             return _failed(state, sql, str(ErrorCode.QUERY_FAILED), "it returned no rows: " + "; ".join(lookup.hints))
+    if _found_nothing(result.rows) and "sql" not in update:
+        absent = absent_values(sql, state["question"], ctx)
+        if absent:
+            reason = "it holds no " + " or ".join(f'"{value}"' for value in absent) + "."
+            return {"intent": "unanswerable", "refusal": prompts.REFUSAL_UNANSWERABLE.format(reason=reason)}
     return {
         **update,
         "columns": list(result.columns),
@@ -101,6 +107,9 @@ def check_query_cost(executor: ReadOnlyExecutor, sql: str, *, max_cost: float | 
     return cost
 
 
-def route_execute(state: AgentState, ctx: RunContext) -> Literal["summarize_answer", "draft_sql", "give_up"]:
-    """Rows go to the answer; a rejected statement goes back to the model while repairs remain."""
+def route_execute(state: AgentState, ctx: RunContext) -> Literal["summarize_answer", "draft_sql", "give_up", "refuse"]:
+    """Rows go to the answer; a rejected statement goes back to the model while repairs remain; a query
+    that found nothing because the question's own value is not in the data ends in a refusal."""
+    if state.get("intent") == "unanswerable":
+        return "refuse"
     return "summarize_answer" if state.get("executed") else retry_or_give_up(state, ctx)
