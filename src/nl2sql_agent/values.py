@@ -10,6 +10,7 @@ short timeout.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,8 +20,9 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import traverse_scope
 
 from nl2sql_agent.context import RunContext
+from nl2sql_agent.db.types import ColumnInfo, TableInfo
 from nl2sql_agent.errors import Nl2SqlError
-from nl2sql_agent.lexicon import quoted_values
+from nl2sql_agent.lexicon import quoted_values, words
 from nl2sql_agent.retrieval import score_tables
 from nl2sql_agent.safety import validate_sql
 from nl2sql_agent.safety.catalog import permitted_catalog
@@ -154,6 +156,48 @@ def absent_values(sql: str, question: str, ctx: RunContext) -> list[str]:
         ):
             absent.append(value)
     return absent
+
+
+_KEY_VALUE = re.compile(r"(?<![\w`])`?([A-Za-z_][A-Za-z0-9_]*)`?\s*[=#:]?\s*(\d+)\b")
+_COMPARED = frozenset("above below over under than least most after before since until within".split())
+
+
+def missing_keys(question: str, ctx: RunContext) -> list[str]:
+    """Key values the question names (``the conference with `cid` 1001``, "order_id 42") that no row the
+    caller may read holds, as ``"cid 1001"``. Only key columns count: "above age 20" compares a measure.
+    """
+    named = [
+        (match.group(1), match.group(2))
+        for match in _KEY_VALUE.finditer(question)
+        if not set(words(question[: match.start()])[-1:]) & _COMPARED
+    ]
+    if not named:
+        return []  # the usual case: no walk over a schema that may hold thousands of tables
+    readable = permitted_catalog(ctx.db_catalog, ctx.dialect, ctx.policy).permitted
+    missing = []
+    for name, number in named:
+        holders = [
+            (key, column)
+            for key, info in ctx.db_catalog.tables.items()
+            if (column := info.column(name)) is not None
+            and _is_key(info, column)
+            and column.name.lower() in readable.get(key.lower(), frozenset())
+        ]
+        if holders and not any(_exists(ctx, key, _key_eq(column, number)) for key, column in holders):
+            missing.append(f"{name} {number}")
+    return missing
+
+
+def _is_key(table: TableInfo, column: ColumnInfo) -> bool:
+    # Many databases declare no keys (defog's SQLite files): an identifier's name ("cid", "order_id") says it.
+    declared = column.primary_key or any(column.name in key.columns for key in table.foreign_keys)
+    return declared or column.name.lower().endswith("id")
+
+
+def _key_eq(column: ColumnInfo, number: str) -> exp.Expression:
+    # A text key holding digits is compared as text: PostgreSQL refuses text = integer.
+    value = exp.Literal.string(number) if _is_text(column.type) else exp.Literal.number(number)
+    return exp.column(column.name).eq(value)
 
 
 def _held_anywhere(texts: list[str], ctx: RunContext) -> set[str] | None:

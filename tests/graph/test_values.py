@@ -125,3 +125,19 @@ def test_an_empty_query_stays_an_answer_unless_the_quoted_value_is_missing(
     model = FakeChatModel(rules=[FakeRule(sql, role="sql")])
     answer = make_agent(model, summarize_with_model=False, max_repairs=0).ask(question)
     assert answer.status == "answered"
+
+
+def test_a_key_value_no_row_holds_is_refused_before_drafting(make_agent: MakeAgent) -> None:
+    model = FakeChatModel(rules=[FakeRule("SELECT COUNT(*) FROM sales WHERE store_id = 1", role="sql")])
+    agent = make_agent(model, summarize_with_model=False)
+    answer = agent.ask("How many sales did the store with `store_id` 999 make?")
+    assert answer.status == "refused" and "it has no row with store_id 999." in answer.answer
+    assert model.calls == []
+    # A key that is held, a measure compared with a number, and a number after no column name are asked.
+    for question in (
+        "How many sales did store_id 1 make?",
+        "How many sales above sale_id 999999 are there?",
+        "What are the top 999 stores by sales?",
+    ):
+        assert agent.ask(question).status == "answered", question
+    assert len(model.calls) == 3

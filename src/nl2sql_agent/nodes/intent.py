@@ -24,7 +24,7 @@ from nl2sql_agent.nodes.history import render_history
 from nl2sql_agent.nodes.routing import then
 from nl2sql_agent.nodes.turn import fresh_turn
 from nl2sql_agent.state import AgentState
-from nl2sql_agent.values import stored_names
+from nl2sql_agent.values import missing_keys, stored_names
 
 
 def _off_topic_refusal(ctx: RunContext) -> str:
@@ -48,6 +48,9 @@ def _classify_turn(state: AgentState, ctx: RunContext) -> dict[str, Any]:
     unknown = unknown_identifiers(question, ctx.catalog)
     if unknown:
         return _unanswerable(f"it has no table or column named {', '.join(unknown)}.")
+    keys = missing_keys(question, ctx)
+    if keys:
+        return _unanswerable(f"it has no row with {' or '.join(keys)}.")
     verdict = classify(question, ctx.vocabulary, has_history=bool(state.get("turns")), this_year=ctx.today.year)
     # After classify, so that a write request or an injection is refused as what it is.
     over_time = change_without_time(question, ctx.catalog) if verdict in ("data", "unsure") else None
