@@ -23,6 +23,16 @@ def test_a_join_nothing_reads_is_dropped_and_stops_repeating_rows(heroes: tuple[
     assert rows(path, tidied) == [("Hulk",), ("Thor",)]
 
 
+def test_an_average_no_longer_weighs_rows_by_an_unread_join(heroes: tuple[Path, SchemaCatalog]) -> None:
+    path, catalog = heroes
+    draft = "SELECT AVG(s.height_cm) FROM superhero AS s JOIN hero_power AS hp ON s.id = hp.hero_id"
+    tidied = tidy_joins(draft, dialect="sqlite", catalog=catalog)
+    assert tidied == "SELECT AVG(s.height_cm) FROM superhero AS s"
+    # Each hero counts once, however many powers it has.
+    assert rows(path, tidied) == rows(path, "SELECT AVG(height_cm) FROM superhero")
+    assert rows(path, tidied) != rows(path, draft)
+
+
 @pytest.mark.parametrize(
     "draft",
     [

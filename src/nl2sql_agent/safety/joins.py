@@ -181,8 +181,10 @@ def _correlate_exists(tree: exp.Expr, catalog: SchemaCatalog) -> bool:
 
 
 def _drop_unread_joins(select: exp.Select, catalog: SchemaCatalog, asked: frozenset[str]) -> bool:
-    if select.args.get("group") or any(True for _ in select.find_all(exp.AggFunc)):
-        return False  # COUNT(*) over a join counts the joined rows: the join is the question
+    if select.args.get("group") or any(True for _ in select.find_all(exp.Count)):
+        # COUNT(*) over a join counts the joined rows: the join is the question. An AVG or a SUM of the
+        # other tables' columns is not: repeated rows only weigh them wrongly.
+        return False
     if select.args.get("distinct"):
         return False  # DISTINCT over a join reads as "those that have one": the join is the filter
     if any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.is_star) for e in select.expressions):
