@@ -62,8 +62,12 @@ an abbreviation ("St. Louis")."""
 def quoted_values(text: str) -> list[str]:
     """Values a question puts in quotes (``"University A"``, ``'Test Store'``); backticked names are
     identifiers, not values, and are left out."""
-    found = (double or curly or single for double, curly, backticked, single in _QUOTED.findall(text) if not backticked)
-    return [value.strip(" .,;:!?") for value in dict.fromkeys(found) if value.strip(" .,;:!?")]
+    found = (
+        (double or curly or single).strip(" .,;:!?")
+        for double, curly, backticked, single in _QUOTED.findall(text)
+        if not backticked
+    )
+    return [value for value in dict.fromkeys(found) if value]
 
 
 def given_names(text: str, *, limit: int = 3) -> list[str]:

@@ -112,12 +112,10 @@ def stored_names(names: Sequence[str], question: str, ctx: RunContext) -> list[s
     found: list[str] = []
     searched: list[tuple[str, str]] = []
     for key, info in tables:
-        allowed = readable.get(key.lower(), frozenset())
-        for column in info.columns:
-            if column.name.lower() in allowed and _is_text(column.type):
-                held = wanted & {value.strip().lower() for value in column.samples}
-                found += [f"{key}.{column.name}"] * bool(held)
-                searched.append((key, column.name))
+        for column in _text_columns(info, readable.get(key.lower(), frozenset())):
+            held = wanted & {value.strip().lower() for value in column.samples}
+            found += [f"{key}.{column.name}"] * bool(held)
+            searched.append((key, column.name))
     if found:
         return found
     deadline = time.monotonic() + NAME_BUDGET_S
@@ -183,7 +181,8 @@ def missing_keys(question: str, ctx: RunContext) -> list[str]:
             and _is_key(info, column)
             and column.name.lower() in readable.get(key.lower(), frozenset())
         ]
-        if holders and not any(_exists(ctx, key, _key_eq(column, number)) for key, column in holders):
+        # all() over [] is True: a key no readable table holds says nothing. A failed lookup (None) neither.
+        if holders and all(_found(ctx, key, _key_eq(column, number)) is False for key, column in holders):
             missing.append(f"{name} {number}")
     return missing
 
@@ -208,14 +207,16 @@ def _held_anywhere(texts: list[str], ctx: RunContext) -> set[str] | None:
     found: set[str] = set()
     deadline = time.monotonic() + NAME_BUDGET_S
     for key, info in ctx.db_catalog.tables.items():
-        allowed = readable.get(key.lower(), frozenset())
-        columns = [c.name for c in info.columns if c.name.lower() in allowed and _is_text(c.type)]
+        columns = _text_columns(info, readable.get(key.lower(), frozenset()))
         if not columns:
             continue
         if time.monotonic() > deadline:
             return None
         for text in sorted(wanted - found):
-            if _exists(ctx, key, exp.or_(*(_holds(column, text) for column in columns))):
+            held = _found(ctx, key, exp.or_(*(_holds(column.name, text) for column in columns)))
+            if held is None:
+                return None
+            if held:
                 found.add(text)
         if found == wanted:
             break
@@ -264,12 +265,26 @@ def _hints(ctx: RunContext, item: Filter, readable: frozenset[str], types: dict[
     return [f"no row has {item.table}.{item.column} = {quoted}; that value is in {where}"]
 
 
+def _text_columns(table: TableInfo, readable: frozenset[str]) -> list[ColumnInfo]:
+    """The text columns of ``table`` among the ``readable`` (lower-case) names, in catalog order."""
+    return [column for column in table.columns if column.name.lower() in readable and _is_text(column.type)]
+
+
 def _is_text(type_name: str) -> bool:
     return any(t in type_name.lower() for t in _TEXT_TYPES)
 
 
 def _exists(ctx: RunContext, table: str, condition: exp.Expression) -> bool:
-    return bool(_run(ctx, exp.select("1").from_(table).where(condition).limit(1)))
+    return bool(_found(ctx, table, condition))
+
+
+def _found(ctx: RunContext, table: str, condition: exp.Expr) -> bool | None:
+    """Whether a row of ``table`` meets ``condition``; ``None`` when the lookup failed (timed out, say).
+
+    A refusal that says the data lacks something must not rest on a lookup that never finished.
+    """
+    rows = _run_or_none(ctx, exp.select("1").from_(table).where(condition).limit(1))
+    return None if rows is None else bool(rows)
 
 
 def _distinct(ctx: RunContext, table: str, column: str, condition: exp.Expression) -> list[str]:
@@ -279,6 +294,11 @@ def _distinct(ctx: RunContext, table: str, column: str, condition: exp.Expressio
 
 def _run(ctx: RunContext, query: exp.Select) -> tuple[tuple[object, ...], ...]:
     """A lookup, validated like any query under the caller's policy; any failure finds nothing."""
+    return _run_or_none(ctx, query) or ()
+
+
+def _run_or_none(ctx: RunContext, query: exp.Select) -> tuple[tuple[object, ...], ...] | None:
+    """:func:`_run`, but ``None`` when the lookup failed."""
     try:
         checked = validate_sql(
             query.sql(dialect=ctx.dialect), dialect=ctx.dialect, catalog=ctx.db_catalog, policy=ctx.policy
@@ -286,4 +306,4 @@ def _run(ctx: RunContext, query: exp.Select) -> tuple[tuple[object, ...], ...]:
         timeout = min(LOOKUP_TIMEOUT_S, ctx.statement_timeout_s)
         return ctx.executor.run(checked.sql, max_rows=3, timeout_s=timeout).rows
     except Nl2SqlError:
-        return ()
+        return None

@@ -220,14 +220,6 @@ def test_a_vague_question_is_asked_back_and_its_follow_up_answered(make_agent: M
     assert second.status == "answered" and second.sql is not None
 
 
-def test_a_judgement_no_column_records_is_refused_before_drafting(make_agent: MakeAgent) -> None:
-    model = FakeChatModel(queues={"sql": ["SELECT store_name FROM stores"]})
-    answer = make_agent(model).ask("Which store is the most beautiful?")
-    assert answer.status == "refused" and answer.sql is None
-    assert '"beautiful" is a judgement' in answer.answer
-    assert model.calls == []
-
-
 def test_change_over_time_on_a_schema_without_dates_is_refused_before_drafting(
     make_agent: MakeAgent, tmp_path: Path
 ) -> None:
@@ -247,11 +239,20 @@ def test_change_over_time_on_a_schema_without_dates_is_refused_before_drafting(
     assert agent.ask("Which state has the largest population?").rows == (("California",),)
 
 
-def test_a_backticked_column_the_schema_lacks_is_refused_before_drafting(make_agent: MakeAgent) -> None:
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        ("Which store has the latest `lease_end_date`?", "no table or column named lease_end_date"),
+        ("Which store is the most beautiful?", '"beautiful" is a judgement'),
+    ],
+)
+def test_what_the_schema_cannot_hold_is_refused_before_drafting(
+    make_agent: MakeAgent, question: str, reason: str
+) -> None:
     model = FakeChatModel(queues={"sql": ["SELECT store_name FROM stores"]})
-    answer = make_agent(model).ask("Which store has the latest `lease_end_date`?")
+    answer = make_agent(model).ask(question)
     assert answer.status == "refused" and answer.sql is None
-    assert "no table or column named lease_end_date" in answer.answer
+    assert reason in answer.answer
     assert model.calls == []
 
 

@@ -3,7 +3,9 @@ hinted."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +13,7 @@ from nl2sql_agent import Agent
 from nl2sql_agent.lexicon import given_names
 from nl2sql_agent.models.fake import FakeChatModel, FakeRule
 from nl2sql_agent.safety.policy import SqlPolicy
-from nl2sql_agent.values import stored_names
+from nl2sql_agent.values import absent_values, missing_keys, stored_names
 
 MakeAgent = Callable[..., Agent]
 
@@ -141,3 +143,16 @@ def test_a_key_value_no_row_holds_is_refused_before_drafting(make_agent: MakeAge
     ):
         assert agent.ask(question).status == "answered", question
     assert len(model.calls) == 3
+
+
+def test_a_lookup_that_fails_concludes_nothing(make_agent: MakeAgent, tmp_path: Path, sample_db_path: Path) -> None:
+    copy = tmp_path / "copy.sqlite"
+    shutil.copy(sample_db_path, copy)
+    agent = make_agent(FakeChatModel(), db_url=f"sqlite:///{copy}")
+    ctx = agent.context()
+    assert missing_keys("Sales of store_id 999?", ctx) == ["store_id 999"]
+    assert absent_values("SELECT 1 FROM stores WHERE city = 'Atlantis'", 'Stores in "Atlantis"?', ctx) == ["Atlantis"]
+    agent.close()
+    copy.unlink()  # every lookup now fails: "no such row" must not be concluded from that
+    assert missing_keys("Sales of store_id 999?", ctx) == []
+    assert absent_values("SELECT 1 FROM stores WHERE city = 'Atlantis'", 'Stores in "Atlantis"?', ctx) == []
