@@ -167,10 +167,10 @@ def missing_keys(question: str, ctx: RunContext) -> list[str]:
     named = [
         (match.group(1), match.group(2))
         for match in _KEY_VALUE.finditer(question)
-        if not set(words(question[: match.start()])[-1:]) & _COMPARED
+        if _key_name(match.group(1)) and not set(words(question[: match.start()])[-1:]) & _COMPARED
     ]
     if not named:
-        return []  # the usual case: no walk over a schema that may hold thousands of tables
+        return []  # the usual case ("top 5", "in 2024"): no walk over a schema of thousands of tables
     readable = permitted_catalog(ctx.db_catalog, ctx.dialect, ctx.policy).permitted
     missing = []
     for name, number in named:
@@ -178,7 +178,6 @@ def missing_keys(question: str, ctx: RunContext) -> list[str]:
             (key, column)
             for key, info in ctx.db_catalog.tables.items()
             if (column := info.column(name)) is not None
-            and _is_key(info, column)
             and column.name.lower() in readable.get(key.lower(), frozenset())
         ]
         # all() over [] is True: a key no readable table holds says nothing. A failed lookup (None) neither.
@@ -187,10 +186,16 @@ def missing_keys(question: str, ctx: RunContext) -> list[str]:
     return missing
 
 
-def _is_key(table: TableInfo, column: ColumnInfo) -> bool:
-    # Many databases declare no keys (defog's SQLite files): an identifier's name ("cid", "order_id") says it.
-    declared = column.primary_key or any(column.name in key.columns for key in table.foreign_keys)
-    return declared or column.name.lower().endswith("id")
+def _key_name(name: str) -> bool:
+    """An identifier's name: ``id``, ``order_id``, ``makeId``, or a short one such as ``cid``. Many databases
+    declare no keys (defog's SQLite files), so the name is what tells; "paid" or "valid" is no key."""
+    return (
+        name.lower() == "id"
+        or name.lower().endswith("_id")
+        or name.endswith("Id")
+        or name.endswith("ID")
+        or (len(name) == 3 and name.lower().endswith("id"))
+    )
 
 
 def _key_eq(column: ColumnInfo, number: str) -> exp.Expression:
