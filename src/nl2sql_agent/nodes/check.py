@@ -10,6 +10,7 @@ from langgraph.types import Command
 from nl2sql_agent import prompts
 from nl2sql_agent.context import RunContext
 from nl2sql_agent.errors import SQLValidationError, UnsafeSQLError
+from nl2sql_agent.measures import stand_in
 from nl2sql_agent.nodes.routing import retry_or_give_up, then
 from nl2sql_agent.safety import ValidatedQuery, validate_sql
 from nl2sql_agent.safety.autofix import autofix
@@ -41,6 +42,18 @@ def _check(state: AgentState, ctx: RunContext) -> dict[str, Any]:
     if not query.tables:
         # A query that reads no table ("SELECT 'a joke'") is not an answer from the database.
         return {"sql": None, "intent": "off_topic", "refusal": prompts.REFUSAL_NO_DATA}
+    other = stand_in(
+        query.sql,
+        state["question"],
+        dialect=ctx.dialect,
+        vocabulary=ctx.vocabulary,
+        catalog=ctx.catalog,
+        hint=state.get("evidence") or "",
+    )
+    if other is not None:
+        # Another draft would reach for the same neighbour: say what is missing and what is there instead.
+        reason = f'no column records "{other.asked}"; the closest is {other.column}.'
+        return {"sql": None, "intent": "unanswerable", "refusal": prompts.REFUSAL_UNANSWERABLE.format(reason=reason)}
     # When the policy's cap is the query's limit, a full page of rows may mean more were left out.
     return {"sql": query.sql, "capped": query.limit >= ctx.policy.max_rows}
 
@@ -86,9 +99,10 @@ def _rejected(state: AgentState, draft: str, code: str, message: str) -> dict[st
 
 
 def route_check(state: AgentState, ctx: RunContext) -> Literal["execute_sql", "draft_sql", "refuse", "give_up"]:
-    """Valid SQL runs; SQL that needs hidden data is refused; an invalid draft goes back while repairs remain."""
+    """Valid SQL runs; SQL that needs hidden data, or stands in for what the data lacks, is refused; an invalid
+    draft goes back while repairs remain."""
     if state.get("sql"):
         return "execute_sql"
-    if state.get("intent") in ("not_permitted", "off_topic"):
+    if state.get("intent") in ("not_permitted", "off_topic", "unanswerable"):
         return "refuse"
     return retry_or_give_up(state, ctx)

@@ -1,0 +1,135 @@
+"""Does the draft compute the quantity the question asks for, or a neighbour the schema has instead?
+
+A small model asked for something the data lacks often answers with the nearest column: "the average
+journal impact factor" becomes ``AVG(citation_num) AS average_journal_impact_factor``, "the volume of
+lakes" becomes ``AVG(lake.area)``. Two signs, read off the validated draft, tell such a stand-in apart
+from a paraphrase ("miles per gallon" for ``mpg``, "revenue" for ``SUM(sale_price)``):
+
+- **a relabelled column**: the draft names an aggregate of one column after question words that neither
+  that column nor anything else in the schema (names, comments, sample values, the caller's hint) has;
+- **another dimension**: the question asks for a physical dimension (volume, height, speed) that no
+  column is named after, and the draft reads a column of another dimension (area, length).
+
+Over the 1,661 stored drafts of the 232 answerable bench questions that have one, neither fires; see the
+README.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from nl2sql_agent.db.types import SchemaCatalog
+from nl2sql_agent.intent import Vocabulary
+from nl2sql_agent.lexicon import FUNCTION_WORDS, stem, stems, words
+from nl2sql_agent.sqltext import parse_or_none
+
+_QUANTITY_WORDS = stems(
+    "average avg mean median total sum count number num max maximum min minimum highest lowest largest smallest "
+    "biggest top amount value quantity volume size figure revenue sale level rate ratio percentage percent share "
+    "score overall per each all distinct"
+)
+"""Words that say how a column is aggregated or name a quantity in general ("total revenue" for
+``SUM(sale_price)``, "transaction volume" for ``SUM(amount)``), not which attribute it is."""
+_TIME_WORDS = stems(
+    "year month week day quarter date time daily weekly monthly quarterly yearly annual current last previous "
+    "next recent today january february march april may june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday"
+)
+"""A period an aggregate is taken over ("september_spending") is a filter, not the attribute."""
+_DIMENSIONS = {
+    "area": "area surface",
+    "volume": "volume",
+    "length": "length distance long mile km",
+    "height": "height tall elevation altitude",
+    "weight": "weight mass heavy",
+    "depth": "depth deep",
+    "speed": "speed velocity",
+    "temperature": "temperature",
+    "population": "population inhabitant",
+    "age": "age",
+}
+_DIMENSION_OF = {word: dimension for dimension, names in _DIMENSIONS.items() for word in stems(names)}
+_AGGREGATES = (exp.Avg, exp.Sum, exp.Min, exp.Max)
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """A question's quantity (``asked``) that the draft computes from a column of another meaning."""
+
+    asked: str
+    column: str
+
+
+def stand_in(
+    sql: str, question: str, *, dialect: str, vocabulary: Vocabulary, catalog: SchemaCatalog, hint: str = ""
+) -> StandIn | None:
+    """The first quantity of ``question`` that ``sql`` answers with another column, or ``None``.
+
+    ``hint`` (the caller's domain hint, e.g. defined metrics) counts as schema: a term it defines is known.
+    """
+    tree = parse_or_none(sql, dialect)
+    if tree is None:
+        return None
+    known = vocabulary.all | stems(hint) | _literal_words(tree)
+    return _relabelled(tree, stems(question), known) or _other_dimension(tree, question, catalog, hint)
+
+
+def _relabelled(tree: exp.Expr, asked: frozenset[str], known: frozenset[str]) -> StandIn | None:
+    for alias in tree.find_all(exp.Alias):
+        aggregate = alias.this
+        if not isinstance(aggregate, _AGGREGATES) or not isinstance(aggregate.this, exp.Column):
+            continue
+        column = aggregate.this.name
+        named = words(alias.alias)
+        if _abbreviates(named, column):
+            continue  # average_miles_per_gallon over mpg
+        # A participle says which rows were taken ("coupons_issued"), not what was measured.
+        nouns = {stem(word) for word in named if not (word.endswith("ed") and not word.endswith("eed"))}
+        unknown = nouns & asked
+        unknown -= stems(column) | known | _QUANTITY_WORDS | _TIME_WORDS | FUNCTION_WORDS
+        if unknown:
+            label = " ".join(word for word in named if stem(word) in unknown)
+            return StandIn(asked=label, column=column)
+    return None
+
+
+def _other_dimension(tree: exp.Expr, question: str, catalog: SchemaCatalog, hint: str) -> StandIn | None:
+    asked = {_DIMENSION_OF[word] for word in stems(question) if word in _DIMENSION_OF}
+    if not asked:
+        return None
+    named = _dimensions(stems(hint))
+    for table in catalog.tables.values():
+        for column in table.columns:
+            named |= _dimensions(stems(column.name) | stems(column.comment or ""))
+    missing = asked - named
+    if not missing:
+        return None
+    for read in tree.find_all(exp.Column):
+        if _dimensions(stems(read.name)):
+            return StandIn(asked=sorted(missing)[0], column=read.name)
+    return None
+
+
+def _dimensions(found: frozenset[str]) -> set[str]:
+    return {_DIMENSION_OF[word] for word in found if word in _DIMENSION_OF}
+
+
+def _abbreviates(named: list[str], column: str) -> bool:
+    """Whether some run of two or more of ``named`` has ``column``'s letters as its initials."""
+    squashed = "".join(words(column))
+    return any(
+        "".join(word[0] for word in named[start:end]) == squashed
+        for start in range(len(named))
+        for end in range(start + 2, len(named) + 1)
+    )
+
+
+def _literal_words(tree: exp.Expr) -> frozenset[str]:
+    """Words of the draft's own string values: "food_cost" with ``category = 'Food'`` names a filter."""
+    found: set[str] = set()
+    for literal in tree.find_all(exp.Literal):
+        if literal.is_string:
+            found |= stems(literal.this)
+    return frozenset(found)
