@@ -27,6 +27,7 @@ def _catalog(*tables: tuple[str, tuple[str, ...]]) -> SchemaCatalog:
 
 ACADEMIC = _catalog(("publication", ("pid", "title", "year", "citation_num")), ("journal", ("jid", "name")))
 GEOGRAPHY = _catalog(("lake", ("lake_name", "area", "country_name")), ("river", ("river_name", "length")))
+ATIS = _catalog(("flight", ("flight_id", "departure_time", "from_airport")), ("product", ("unit_price",)))
 CARS = _catalog(("cars_data", ("id", "mpg", "horsepower")))
 SALES = _catalog(("sales", ("sale_id", "sale_price", "category", "cost")), ("coupons", ("cid", "code")))
 
@@ -45,6 +46,13 @@ def _stand_in(catalog: SchemaCatalog, question: str, sql: str, hint: str = "") -
             "What is the average journal impact factor of publications in 2020?",
             "SELECT AVG(citation_num) AS average_journal_impact_factor FROM publication WHERE year = 2020",
             StandIn(asked="impact factor", column="citation_num"),
+        ),
+        # The column shares the question's modifier (departure), not its noun (gate, which no column has).
+        (
+            ATIS,
+            "What is the average departure gate number for flights from each airport?",
+            "SELECT from_airport, AVG(departure_time) AS average_departure_time FROM flight GROUP BY from_airport",
+            StandIn(asked="departure gate", column="departure_time"),
         ),
         # A dimension no column is named after, read from a column of another one.
         (
@@ -83,6 +91,13 @@ def test_a_neighbouring_column_is_told_from_what_was_asked(
         ),
         # A participle says which rows were counted.
         (SALES, "How many coupons were issued?", "SELECT SUM(cid) AS coupons_issued FROM coupons"),
+        # The column's own noun is asked ("list price" for unit_price), or a unit ends its name.
+        (ATIS, "What is the average unit retail price of products?", "SELECT AVG(unit_price) FROM product"),
+        (
+            _catalog(("hero", ("name", "weight_kg"))),
+            "Which heroes have weight exceeding the average?",
+            "SELECT name FROM hero WHERE weight_kg > (SELECT AVG(weight_kg) FROM hero)",
+        ),
         # A label the question never used is the model's, not the question's.
         (ACADEMIC, "What is the average citation count?", "SELECT AVG(citation_num) AS avg_impact FROM publication"),
         # The asked dimension is the one read, or a column carries it.
