@@ -29,11 +29,13 @@ from nl2sql_agent.sqltext import parse_or_none
 
 _QUANTITY_WORDS = stems(
     "average avg mean median total sum count number num max maximum min minimum highest lowest largest smallest "
-    "biggest top amount value quantity volume size figure revenue sale level rate ratio percentage percent share "
+    "biggest greatest most least fewest earliest latest first last oldest newest youngest longest shortest best "
+    "worst top amount value quantity volume size figure revenue sale level rate ratio percentage percent share "
     "score overall per each all distinct"
 )
 """Words that say how a column is aggregated or name a quantity in general ("total revenue" for
-``SUM(sale_price)``, "transaction volume" for ``SUM(amount)``), not which attribute it is."""
+``SUM(sale_price)``, "transaction volume" for ``SUM(amount)``, "earliest" for ``MIN(transcript_date)``),
+not which attribute it is."""
 _TIME_WORDS = stems(
     "year month week day quarter date time daily weekly monthly quarterly yearly annual current last previous "
     "next recent today january february march april may june july august september october november december "
@@ -54,6 +56,7 @@ _DIMENSIONS = {
 }
 _DIMENSION_OF = {word: dimension for dimension, names in _DIMENSIONS.items() for word in stems(names)}
 _AGGREGATES = (exp.Avg, exp.Sum, exp.Min, exp.Max)
+_ROOT = 5
 _UNITS = stems("id no num qty amt kg cm mm km m ft feet lb lbs usd eur pct sec hr")
 """Words that end a column name without naming what it holds (``weight_kg``, ``citation_num``)."""
 
@@ -104,7 +107,7 @@ def _relabelled(aggregated: list[tuple[str, exp.Expr]], asked: frozenset[str], k
             continue  # average_miles_per_gallon over mpg
         own = stems(column)
         unknown = [
-            word for word in named if stem(word) in asked and stem(word) not in own and _unexplained(word, known)
+            word for word in named if stem(word) in asked and not _rooted(word, own) and _unexplained(word, known)
         ]
         if unknown:
             return StandIn(asked=" ".join(unknown), column=column)
@@ -119,7 +122,7 @@ def _other_head(aggregated: list[tuple[str, exp.Expr]], question: list[str], kno
     for column, _ in aggregated:
         core = [stem(word) for word in words(column)]
         core = [word for word in core if word not in _QUANTITY_WORDS and word not in _UNITS]
-        if len(core) < 2 or core[-1] in asked:
+        if len(core) < 2 or _rooted(core[-1], frozenset(asked)):
             continue
         for at, word in enumerate(asked[:-1]):
             if word in core[:-1] and _unexplained(question[at + 1], known):
@@ -142,6 +145,13 @@ def _other_dimension(tree: exp.Expr, question: str, catalog: SchemaCatalog, hint
         if _dimensions(stems(read.name)):
             return StandIn(asked=sorted(missing)[0], column=read.name)
     return None
+
+
+def _rooted(word: str, others: frozenset[str]) -> bool:
+    """Whether ``word`` is one of ``others`` or shares its first five letters with one: the light stemmer
+    leaves "injuries" (injury) and the column ``injured`` apart."""
+    root = stem(word)[:_ROOT]
+    return any(other[:_ROOT] == root if len(root) >= _ROOT else other == stem(word) for other in others)
 
 
 def _dimensions(found: frozenset[str]) -> set[str]:

@@ -102,7 +102,8 @@ def stored_names(names: Sequence[str], question: str, ctx: RunContext) -> list[s
     Sample values are checked first, for free; then up to :data:`MAX_NAME_COLUMNS` readable text columns,
     tables most relevant to ``question`` first, within :data:`NAME_BUDGET_S` seconds.
     """
-    wanted = {name.strip().lower() for name in names if name.strip()}
+    # Blanks are ignored: "god/eternal" is how a question writes the stored "God / Eternal".
+    wanted = {_squeezed(name) for name in names if name.strip()}
     if not wanted:
         return []
     readable = permitted_catalog(ctx.db_catalog, ctx.dialect, ctx.policy).permitted
@@ -113,7 +114,7 @@ def stored_names(names: Sequence[str], question: str, ctx: RunContext) -> list[s
     searched: list[tuple[str, str]] = []
     for key, info in tables:
         for column in _text_columns(info, readable.get(key.lower(), frozenset())):
-            held = wanted & {value.strip().lower() for value in column.samples}
+            held = wanted & {_squeezed(value) for value in column.samples}
             found += [f"{key}.{column.name}"] * bool(held)
             searched.append((key, column.name))
     if found:
@@ -122,7 +123,7 @@ def stored_names(names: Sequence[str], question: str, ctx: RunContext) -> list[s
     for key, column_name in searched[:MAX_NAME_COLUMNS]:
         if time.monotonic() > deadline:
             break
-        found += [f"{key}.{column_name}" for value in wanted if _exists(ctx, key, _eq(column_name, value, folded=True))]
+        found += [f"{key}.{column_name}" for value in wanted if _exists(ctx, key, _squeezed_eq(column_name, value))]
         if found:
             break
     return found
@@ -247,6 +248,18 @@ def _compared(select: exp.Expr) -> Iterator[tuple[exp.Column, exp.Literal]]:
         for column, literal in pairs:
             if isinstance(column, exp.Column) and isinstance(literal, exp.Literal) and literal.is_string:
                 yield column, literal
+
+
+def _squeezed(text: str) -> str:
+    return "".join(text.lower().split())
+
+
+def _squeezed_eq(column: str, squeezed: str) -> exp.Expression:
+    """``column`` equal to ``squeezed`` once lower-cased with its spaces taken out."""
+    lowered = exp.func("lower", exp.column(column))
+    return exp.func("replace", lowered, exp.Literal.string(" "), exp.Literal.string("")).eq(
+        exp.Literal.string(squeezed)
+    )
 
 
 def _eq(column: str, value: str, *, folded: bool = False) -> exp.Expression:

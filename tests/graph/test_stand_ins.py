@@ -83,6 +83,17 @@ def test_a_neighbouring_column_is_told_from_what_was_asked(
         (CARS, "What is the average miles per gallon?", "SELECT AVG(mpg) AS average_miles_per_gallon FROM cars_data"),
         # Words that name a quantity in general, not an attribute.
         (SALES, "What is the total revenue?", "SELECT SUM(sale_price) AS total_revenue FROM sales"),
+        # One word in two inflections ("injuries", ``injured``); a superlative says how, not what.
+        (
+            _catalog(("death", ("id", "injured"))),
+            "What is the average number of injuries caused each time?",
+            "SELECT AVG(injured) AS average_injuries FROM death",
+        ),
+        (
+            _catalog(("transcripts", ("transcript_id", "transcript_date"))),
+            "What is the earliest date of a transcript release?",
+            "SELECT MIN(transcript_date) AS earliest FROM transcripts",
+        ),
         # A word the query filters on names the rows, not the measure.
         (
             SALES,

@@ -91,6 +91,10 @@ def test_stored_names_searches_the_data_the_caller_may_read(make_agent: MakeAgen
     # question names are searched first.
     assert stored_names(["FARGO", "Atlantis"], question, agent.context()) == ["stores.city"]
     assert stored_names(["Atlantis"], question, agent.context()) == []
+    # Blanks aside: a question writes "home&kitchen" for the stored "Home & Kitchen".
+    assert stored_names(["home&kitchen"], "Which products are in home&kitchen?", agent.context()) == [
+        "product_categories.category_name"
+    ]
     hidden = agent.context(SqlPolicy(hidden_columns=frozenset({"stores.city", "customers.city"})))
     assert stored_names(["Fargo"], question, hidden) == []
 
