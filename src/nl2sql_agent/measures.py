@@ -12,8 +12,9 @@ from a paraphrase ("miles per gallon" for ``mpg``, "revenue" for ``SUM(sale_pric
 - **another dimension**: the question asks for a physical dimension (volume, height, speed) that no
   column is named after, and the draft reads a column of another dimension (area, length).
 
-Over the 1,661 stored drafts of the 232 answerable bench questions that have one, none fires; see the
-README.
+Over the 1,661 stored drafts of the 232 answerable bench questions that have one, none fires; on 480
+answerable items no rule had been judged on, two did before one word's inflections and superlatives were
+allowed for, and none after (see the README).
 """
 
 from __future__ import annotations
