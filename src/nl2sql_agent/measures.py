@@ -120,10 +120,11 @@ def _other_head(aggregated: list[tuple[str, exp.Expr]], question: list[str], kno
     modifier, but its own noun (time) is not asked, and the word the question puts after the modifier
     (gate) is nowhere in the schema."""
     asked = [stem(word) for word in question]
+    every = frozenset(asked)
     for column, _ in aggregated:
         core = [stem(word) for word in words(column)]
         core = [word for word in core if word not in _QUANTITY_WORDS and word not in _UNITS]
-        if len(core) < 2 or _rooted(core[-1], frozenset(asked)):
+        if len(core) < 2 or _rooted(core[-1], every):
             continue
         for at, word in enumerate(asked[:-1]):
             if word in core[:-1] and _unexplained(question[at + 1], known):
@@ -151,8 +152,10 @@ def _other_dimension(tree: exp.Expr, question: str, catalog: SchemaCatalog, hint
 def _rooted(word: str, others: frozenset[str]) -> bool:
     """Whether ``word`` is one of ``others`` or shares its first five letters with one: the light stemmer
     leaves "injuries" (injury) and the column ``injured`` apart."""
-    root = stem(word)[:_ROOT]
-    return any(other[:_ROOT] == root if len(root) >= _ROOT else other == stem(word) for other in others)
+    stemmed = stem(word)
+    if len(stemmed) < _ROOT:
+        return stemmed in others
+    return any(other[:_ROOT] == stemmed[:_ROOT] for other in others)
 
 
 def _dimensions(found: frozenset[str]) -> set[str]:
