@@ -57,6 +57,7 @@ _DIMENSIONS = {
 }
 _DIMENSION_OF = {word: dimension for dimension, names in _DIMENSIONS.items() for word in stems(names)}
 _AGGREGATES = (exp.Avg, exp.Sum, exp.Min, exp.Max)
+_SCALING = (exp.Paren, exp.Cast, exp.Round, exp.Mul, exp.Div, exp.Add, exp.Sub)
 _ROOT = 5
 _UNITS = stems("id no num qty amt kg cm mm km m ft feet lb lbs usd eur pct sec hr")
 """Words that end a column name without naming what it holds (``weight_kg``, ``citation_num``)."""
@@ -100,8 +101,8 @@ def _unexplained(word: str, known: frozenset[str]) -> bool:
 def _relabelled(aggregated: list[tuple[str, exp.Expr]], asked: frozenset[str], known: frozenset[str]) -> StandIn | None:
     """``AVG(citation_num) AS average_journal_impact_factor``: the label says what the column is not."""
     for column, aggregate in aggregated:
-        alias = aggregate.parent
-        if not isinstance(alias, exp.Alias):
+        alias = _label(aggregate)
+        if alias is None:
             continue
         named = words(alias.alias)
         if _abbreviates(named, column):
@@ -113,6 +114,17 @@ def _relabelled(aggregated: list[tuple[str, exp.Expr]], asked: frozenset[str], k
         if unknown:
             return StandIn(asked=" ".join(unknown), column=column)
     return None
+
+
+def _label(aggregate: exp.Expr) -> exp.Alias | None:
+    """The alias naming ``aggregate``, directly or scaled by constants (``AVG(total_amount) / 1000 AS
+    average_carbon_footprint``); ``None`` when the aliased expression reads any other column."""
+    node = aggregate.parent
+    while isinstance(node, _SCALING):
+        node = node.parent
+    if not isinstance(node, exp.Alias) or len(list(node.this.find_all(exp.Column))) != 1:
+        return None
+    return node
 
 
 def _other_head(aggregated: list[tuple[str, exp.Expr]], question: list[str], known: frozenset[str]) -> StandIn | None:

@@ -47,6 +47,13 @@ def _stand_in(catalog: SchemaCatalog, question: str, sql: str, hint: str = "") -
             "SELECT AVG(citation_num) AS average_journal_impact_factor FROM publication WHERE year = 2020",
             StandIn(asked="impact factor", column="citation_num"),
         ),
+        # Scaled by a constant, the aggregate is still what the label names.
+        (
+            SALES,
+            "What is the average carbon footprint of our sales?",
+            "SELECT ROUND(AVG(sale_price) / 1000, 2) AS average_carbon_footprint FROM sales",
+            StandIn(asked="carbon footprint", column="sale_price"),
+        ),
         # The column shares the question's modifier (departure), not its noun (gate, which no column has).
         (
             ATIS,
@@ -100,6 +107,8 @@ def test_a_neighbouring_column_is_told_from_what_was_asked(
             "How much was spent on food?",
             "SELECT SUM(cost) AS food_spending FROM sales WHERE category = 'Food'",
         ),
+        # A label over two columns names their combination, which no one column need hold.
+        (SALES, "What is the average margin?", "SELECT AVG(sale_price) - AVG(cost) AS average_margin FROM sales"),
         # A participle says which rows were counted.
         (SALES, "How many coupons were issued?", "SELECT SUM(cid) AS coupons_issued FROM coupons"),
         # The column's own noun is asked ("list price" for unit_price), or a unit ends its name.
