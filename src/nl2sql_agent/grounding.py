@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
+
+from nl2sql_agent.lexicon import stems, stems_of
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
 TABLE_ROWS = 20
+_UNITS = stems(
+    "ton tonne kilogram kg gram pound lb lbs ounce oz mile km kilometer kilometre meter metre feet foot ft inch "
+    "cm mm liter litre gallon mph kph celsius fahrenheit kwh watt calorie acre hectare"
+)
+"""Units of measure a reply may dress a bare number in ("4.15 pounds" for an average of ids): only those
+the question, the query or the schema names are grounded. Currencies and durations are left out: a
+price column's "$" and a date difference's "days" are how people read them."""
 
 
 def format_value(value: Any) -> str:
@@ -53,6 +62,10 @@ def _numbers(text: str) -> list[float]:
     return found
 
 
+def _row_words(rows: Sequence[Sequence[Any]]) -> frozenset[str]:
+    return stems_of(value for row in rows for value in row if isinstance(value, str))
+
+
 def _row_numbers(rows: Sequence[Sequence[Any]]) -> list[float]:
     numbers: list[float] = []
     for row in rows:
@@ -66,13 +79,18 @@ def _row_numbers(rows: Sequence[Sequence[Any]]) -> list[float]:
     return numbers
 
 
-def is_grounded(answer: str, question: str, rows: Sequence[Sequence[Any]]) -> bool:
-    """True when every number in ``answer`` is in the rows (as shown, rounded) or in the question, or is a row count."""
+def is_grounded(
+    answer: str, question: str, rows: Sequence[Sequence[Any]], *, known_words: Collection[str] = ()
+) -> bool:
+    """True when every number in ``answer`` is in the rows (as shown, rounded) or in the question, or is a row
+    count, and every unit of measure it names is named by the question or ``known_words`` (stemmed words of
+    the query and the schema)."""
     allowed = _row_numbers(rows) + _numbers(question) + [float(len(rows))]
     for number in _numbers(answer):
         if not any(_close(number, value) for value in allowed):
             return False
-    return True
+    units = stems(answer) & _UNITS
+    return not units or units <= stems(question) | frozenset(known_words) | _row_words(rows)
 
 
 def is_plain(answer: str, *, prompt_lines: Sequence[str]) -> bool:

@@ -19,6 +19,7 @@ allowed for, and none after (see the README).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -98,7 +99,9 @@ def _unexplained(word: str, known: frozenset[str]) -> bool:
     return stem(word) not in known
 
 
-def _relabelled(aggregated: list[tuple[str, exp.Expr]], asked: frozenset[str], known: frozenset[str]) -> StandIn | None:
+def _relabelled(
+    aggregated: Sequence[tuple[str, exp.Expr]], asked: frozenset[str], known: frozenset[str]
+) -> StandIn | None:
     """``AVG(citation_num) AS average_journal_impact_factor``: the label says what the column is not."""
     for column, aggregate in aggregated:
         alias = _label(aggregate)
@@ -127,7 +130,9 @@ def _label(aggregate: exp.Expr) -> exp.Alias | None:
     return node
 
 
-def _other_head(aggregated: list[tuple[str, exp.Expr]], question: list[str], known: frozenset[str]) -> StandIn | None:
+def _other_head(
+    aggregated: Sequence[tuple[str, exp.Expr]], question: list[str], known: frozenset[str]
+) -> StandIn | None:
     """``AVG(departure_time)`` for "the average departure *gate* number": the column shares the question's
     modifier, but its own noun (time) is not asked, and the word the question puts after the modifier
     (gate) is nowhere in the schema."""

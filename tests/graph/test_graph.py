@@ -65,6 +65,30 @@ def test_grounded_model_answer_is_kept(make_agent: MakeAgent, sample_db_path: Pa
 
 
 @pytest.mark.parametrize(
+    ("question", "kept"),
+    [
+        # Nothing says pounds: the unit is the model's invention, and the rows' own rendering replaces it.
+        ("What is the average delivery weight of our products?", False),
+        # The question names the unit, so the reply may use it.
+        ("What is the average delivery weight of our products in pounds?", True),
+    ],
+)
+def test_a_unit_of_measure_nothing_names_is_not_grounded(make_agent: MakeAgent, question: str, kept: bool) -> None:
+    reply = "The average delivery weight is 4.15 pounds."
+    model = FakeChatModel(
+        rules=[
+            FakeRule("SELECT ROUND(AVG(category_id), 2) AS average FROM products", role="sql"),
+            FakeRule(reply, role="answer"),
+        ]
+    )
+    answer = make_agent(model).ask(question)
+    assert answer.status == "answered" and answer.rows
+    assert (answer.answer == reply) is kept
+    if not kept:
+        assert answer.answer == f"The result is {answer.rows[0][0]} (average)."
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "What's your favourite colour?",

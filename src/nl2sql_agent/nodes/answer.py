@@ -10,6 +10,7 @@ from langgraph.runtime import Runtime
 from nl2sql_agent import prompts
 from nl2sql_agent.context import RunContext
 from nl2sql_agent.grounding import is_grounded, is_plain, render_rows, template_answer
+from nl2sql_agent.lexicon import stems, stems_of
 from nl2sql_agent.models.calls import invoke_model
 from nl2sql_agent.nodes.turn import remembered
 from nl2sql_agent.state import AgentState
@@ -42,7 +43,9 @@ def summarize_answer(state: AgentState, runtime: Runtime[RunContext]) -> dict[st
     ).strip()
     # The reply must state only numbers the rows hold, and must not echo its instructions or carry links
     # (sample rows are untrusted: a poisoned value may ask the model to emit a tracking image).
-    grounded = bool(reply) and is_grounded(reply, state["question"], rows)
+    # Units of measure likewise: "4.15 pounds" stands only if the question, the query or the schema says pounds.
+    known = ctx.vocabulary.all | stems(state.get("sql") or "") | stems_of(columns)
+    grounded = bool(reply) and is_grounded(reply, state["question"], rows, known_words=known)
     plain = is_plain(reply, prompt_lines=prompts.ANSWER_SYSTEM.splitlines())
     return _answered(state, reply if grounded and plain else fallback)
 
