@@ -13,6 +13,7 @@ from nl2sql_agent.measures import StandIn, stand_in
 from nl2sql_agent.models.fake import FakeChatModel, FakeRule
 
 MakeAgent = Callable[..., Agent]
+Refuse = Callable[[str, str], str]
 
 
 def _catalog(*tables: tuple[str, tuple[str, ...]]) -> SchemaCatalog:
@@ -143,16 +144,11 @@ def test_a_term_the_callers_hint_defines_is_known() -> None:
     assert _stand_in(ACADEMIC, question, sql, hint="impact factor means citation_num") is None
 
 
-def test_a_stand_in_draft_is_refused_before_it_runs(make_agent: MakeAgent) -> None:
-    draft = "SELECT AVG(unit_cost) AS average_carbon_footprint FROM products"
-    model = FakeChatModel(rules=[FakeRule(draft, role="sql")])
-    agent = make_agent(model, summarize_with_model=False)
-    answer = agent.ask("What is the average carbon footprint of our products?", thread_id="carbon")
-    assert answer.status == "refused" and answer.sql is None and answer.rows == ()
-    assert 'no column records "carbon footprint"; the closest is unit_cost.' in answer.answer
+def test_a_stand_in_draft_is_refused_before_it_runs(refusal_after_one_draft: Refuse) -> None:
     # One draft, no repair: another draft would reach for the same neighbour.
-    assert [c["role"] for c in model.calls] == ["sql"]
-    assert [t.status for t in agent.history("carbon")] == ["refused"]
+    draft = "SELECT AVG(unit_cost) AS average_carbon_footprint FROM products"
+    reply = refusal_after_one_draft(draft, "What is the average carbon footprint of our products?")
+    assert 'no column records "carbon footprint"; the closest is unit_cost.' in reply
 
 
 def test_the_same_column_under_its_own_name_is_answered(make_agent: MakeAgent) -> None:

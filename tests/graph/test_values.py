@@ -99,14 +99,12 @@ def test_stored_names_searches_the_data_the_caller_may_read(make_agent: MakeAgen
     assert stored_names(["Fargo"], question, hidden) == []
 
 
-def test_a_quoted_value_the_data_holds_nowhere_ends_an_empty_query_in_a_refusal(make_agent: MakeAgent) -> None:
-    model = FakeChatModel(rules=[FakeRule("SELECT COUNT(*) FROM stores WHERE city LIKE 'Atlantis'", role="sql")])
-    agent = make_agent(model, summarize_with_model=False)
-    answer = agent.ask('How many stores are in "Atlantis"?', thread_id="atlantis")
-    assert answer.status == "refused" and answer.sql is None and answer.rows == ()
-    assert 'it holds no "Atlantis".' in answer.answer
-    assert [c["role"] for c in model.calls] == ["sql"]
-    assert [t.status for t in agent.history("atlantis")] == ["refused"]
+def test_a_quoted_value_the_data_holds_nowhere_ends_an_empty_query_in_a_refusal(
+    refusal_after_one_draft: Callable[[str, str], str],
+) -> None:
+    draft = "SELECT COUNT(*) FROM stores WHERE city LIKE 'Atlantis'"
+    reply = refusal_after_one_draft(draft, 'How many stores are in "Atlantis"?')
+    assert 'it holds no "Atlantis".' in reply
 
 
 @pytest.mark.parametrize(
