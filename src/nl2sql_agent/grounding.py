@@ -80,17 +80,20 @@ def _row_numbers(rows: Sequence[Sequence[Any]]) -> list[float]:
 
 
 def is_grounded(
-    answer: str, question: str, rows: Sequence[Sequence[Any]], *, known_words: Collection[str] = ()
+    answer: str, question: str, rows: Sequence[Sequence[Any]], *, known_words: Sequence[Collection[str]] = ()
 ) -> bool:
     """True when every number in ``answer`` is in the rows (as shown, rounded) or in the question, or is a row
-    count, and every unit of measure it names is named by the question or ``known_words`` (stemmed words of
-    the query and the schema)."""
+    count, and every unit of measure it names is named by the question, the rows or one of ``known_words``
+    (sets of stemmed words: the query's, the schema's)."""
     allowed = _row_numbers(rows) + _numbers(question) + [float(len(rows))]
     for number in _numbers(answer):
         if not any(_close(number, value) for value in allowed):
             return False
     units = stems(answer) & _UNITS
-    return not units or units <= stems(question) | frozenset(known_words) | _row_words(rows)
+    if not units:
+        return True  # the usual case: nothing more to look up
+    unnamed = units - stems(question) - _row_words(rows)
+    return all(any(unit in words for words in known_words) for unit in unnamed)
 
 
 def is_plain(answer: str, *, prompt_lines: Sequence[str]) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from nl2sql_agent.db.types import SchemaCatalog
@@ -240,9 +241,9 @@ class Vocabulary:
     """Column names of several words ("first_name", "unit_price"): all of them asked is a strong match,
     even when each word alone is too common to count."""
 
-    @property
+    @cached_property
     def all(self) -> frozenset[str]:
-        """Every schema word."""
+        """Every schema word (built once: on a schema of thousands of tables the union is not free)."""
         return self.names | self.values
 
 

@@ -82,7 +82,8 @@ def stand_in(
     tree = parse_or_none(sql, dialect)
     if tree is None:
         return None
-    known = vocabulary.all | stems(hint) | _literal_words(tree) | _QUANTITY_WORDS | _TIME_WORDS
+    # The schema's words stay their own set: copying them into one union would cost a big schema per draft.
+    known = (vocabulary.all, stems(hint) | _literal_words(tree) | _QUANTITY_WORDS | _TIME_WORDS)
     aggregated = [(node.this.name, node) for node in tree.find_all(*_AGGREGATES) if isinstance(node.this, exp.Column)]
     return (
         _relabelled(aggregated, stems(question), known)
@@ -91,17 +92,20 @@ def stand_in(
     )
 
 
-def _unexplained(word: str, known: frozenset[str]) -> bool:
+_Known = tuple[frozenset[str], ...]
+"""Sets of words that account for a question word (the schema's, the hint's, the query's own values)."""
+
+
+def _unexplained(word: str, known: _Known) -> bool:
     """A question word nothing in the schema accounts for: not a schema word, a function word, a number,
     or a participle, which says which rows were taken ("coupons issued"), not what was measured."""
     if word in FUNCTION_WORDS or word.isdigit() or (word.endswith("ed") and not word.endswith("eed")):
         return False
-    return stem(word) not in known
+    stemmed = stem(word)
+    return not any(stemmed in words for words in known)
 
 
-def _relabelled(
-    aggregated: Sequence[tuple[str, exp.Expr]], asked: frozenset[str], known: frozenset[str]
-) -> StandIn | None:
+def _relabelled(aggregated: Sequence[tuple[str, exp.Expr]], asked: frozenset[str], known: _Known) -> StandIn | None:
     """``AVG(citation_num) AS average_journal_impact_factor``: the label says what the column is not."""
     for column, aggregate in aggregated:
         alias = _label(aggregate)
@@ -130,9 +134,7 @@ def _label(aggregate: exp.Expr) -> exp.Alias | None:
     return node
 
 
-def _other_head(
-    aggregated: Sequence[tuple[str, exp.Expr]], question: list[str], known: frozenset[str]
-) -> StandIn | None:
+def _other_head(aggregated: Sequence[tuple[str, exp.Expr]], question: list[str], known: _Known) -> StandIn | None:
     """``AVG(departure_time)`` for "the average departure *gate* number": the column shares the question's
     modifier, but its own noun (time) is not asked, and the word the question puts after the modifier
     (gate) is nowhere in the schema."""

@@ -44,7 +44,7 @@ def summarize_answer(state: AgentState, runtime: Runtime[RunContext]) -> dict[st
     # The reply must state only numbers the rows hold, and must not echo its instructions or carry links
     # (sample rows are untrusted: a poisoned value may ask the model to emit a tracking image).
     # Units of measure likewise: "4.15 pounds" stands only if the question, the query or the schema says pounds.
-    known = ctx.vocabulary.all | stems(state.get("sql") or "") | stems_of(columns)
+    known = (ctx.vocabulary.all, stems(state.get("sql") or ""), stems_of(columns))
     grounded = bool(reply) and is_grounded(reply, state["question"], rows, known_words=known)
     plain = is_plain(reply, prompt_lines=prompts.ANSWER_SYSTEM.splitlines())
     return _answered(state, reply if grounded and plain else fallback)
