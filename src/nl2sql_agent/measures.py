@@ -10,7 +10,9 @@ from a paraphrase ("miles per gallon" for ``mpg``, "revenue" for ``SUM(sale_pric
 - **another noun**: the aggregated column shares the question's modifier but not its noun, and the word
   the question has there is nowhere in the schema ("departure *gate* number" read as ``departure_time``);
 - **another dimension**: the question asks for a physical dimension (volume, height, speed) that no
-  column is named after, and the draft reads a column of another dimension (area, length).
+  column is named after, and the draft reads a column of another dimension (area, length);
+- **a count for a measure**: the question asks for an amount in a unit of measure ("the most office
+  *hours*") that no column records, and the draft counts rows, which are never hours or miles.
 
 Over the 1,661 stored drafts of the 232 answerable bench questions that have one, none fires; on 480
 answerable items no rule had been judged on, two did before one word's inflections and superlatives were
@@ -57,6 +59,18 @@ _DIMENSIONS = {
     "age": "age",
 }
 _DIMENSION_OF = {word: dimension for dimension, names in _DIMENSIONS.items() for word in stems(names)}
+_MEASURE_UNITS = {
+    "duration": ("hour minute", "duration elapsed hour minute second"),
+    "length": ("mile kilometer kilometre meter metre feet foot", _DIMENSIONS["length"] + " meter metre feet"),
+    "weight": ("kilogram kg pound lb ton tonne", _DIMENSIONS["weight"] + " kilogram kg pound lb ton"),
+    "volume": ("liter litre gallon", "volume liter litre gallon"),
+}
+"""Per dimension: the units a question measures it in, and the words that name it in a column. Money is left
+out: almost every schema records it somewhere, under names no list can hold."""
+_UNIT_OF = {word: dimension for dimension, (units, _) in _MEASURE_UNITS.items() for word in stems(units)}
+_COUNT_CUES = (("most",), ("fewest",), ("least",), ("how", "many"), ("number", "of"), ("total",))
+_PHRASE = 3
+"""Words after a cue searched for a unit: "the most office hours", "how many flight miles"."""
 _AGGREGATES = (exp.Avg, exp.Sum, exp.Min, exp.Max)
 _SCALING = (exp.Paren, exp.Cast, exp.Round, exp.Mul, exp.Div, exp.Add, exp.Sub)
 _ROOT = 5
@@ -89,6 +103,7 @@ def stand_in(
         _relabelled(aggregated, stems(question), known)
         or _other_head(aggregated, words(question), known)
         or _other_dimension(tree, question, catalog, hint)
+        or _counted_measure(tree, words(question), catalog, hint)
     )
 
 
@@ -166,6 +181,39 @@ def _other_dimension(tree: exp.Expr, question: str, catalog: SchemaCatalog, hint
         if _dimensions(stems(read.name)):
             return StandIn(asked=sorted(missing)[0], column=read.name)
     return None
+
+
+def _counted_measure(tree: exp.Expr, question: list[str], catalog: SchemaCatalog, hint: str) -> StandIn | None:
+    """``ORDER BY COUNT(*)`` for "the instructor with the most office *hours*": a count of rows is a number of
+    things, never an amount of hours or miles. Only when no column (nor the hint) records that dimension:
+    with one, the count is a slip another draft may mend, not a stand-in for what the data lacks."""
+    count = next(tree.find_all(exp.Count), None)
+    if count is None:
+        return None
+    for at in range(len(question)):
+        cue = next((cue for cue in _COUNT_CUES if tuple(question[at : at + len(cue)]) == cue), None)
+        if cue is None:
+            continue
+        after = question[at + len(cue) : at + len(cue) + _PHRASE]
+        unit = next((index for index, word in enumerate(after) if stem(word) in _UNIT_OF), None)
+        if unit is None:
+            continue
+        dimension = _UNIT_OF[stem(after[unit])]
+        if not _records(dimension, catalog, hint):
+            return StandIn(asked=" ".join(after[: unit + 1]), column=count.sql())
+    return None
+
+
+def _records(dimension: str, catalog: SchemaCatalog, hint: str) -> bool:
+    """Whether a column name or comment, or the hint, names ``dimension`` or one of its units."""
+    names = stems(_MEASURE_UNITS[dimension][1])
+    if names & stems(hint):
+        return True
+    return any(
+        names & (stems(column.name) | stems(column.comment or ""))
+        for table in catalog.tables.values()
+        for column in table.columns
+    )
 
 
 def _rooted(word: str, others: frozenset[str]) -> bool:

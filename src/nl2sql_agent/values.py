@@ -22,7 +22,7 @@ from sqlglot.optimizer.scope import traverse_scope
 from nl2sql_agent.context import RunContext
 from nl2sql_agent.db.types import ColumnInfo, TableInfo
 from nl2sql_agent.errors import Nl2SqlError
-from nl2sql_agent.lexicon import quoted_values, words
+from nl2sql_agent.lexicon import FUNCTION_WORDS, given_names, quoted_values, stems, words
 from nl2sql_agent.retrieval import score_tables
 from nl2sql_agent.safety import validate_sql
 from nl2sql_agent.safety.catalog import permitted_catalog
@@ -111,16 +111,19 @@ def stored_names(names: Sequence[str], question: str, ctx: RunContext) -> list[s
     # sorted() is stable: equally relevant tables stay in catalog order, so the search is reproducible.
     tables = sorted(ctx.db_catalog.tables.items(), key=lambda item: -scores.get(item[0], 0.0))
     found: list[str] = []
-    searched: list[tuple[str, str]] = []
+    searched: list[tuple[bool, str, str]] = []
     for key, info in tables:
         for column in _text_columns(info, readable.get(key.lower(), frozenset())):
             held = wanted & {_squeezed(value) for value in column.samples}
             found += [f"{key}.{column.name}"] * bool(held)
-            searched.append((key, column.name))
+            searched.append((_holds_no_names(info, column), key, column.name))
     if found:
         return found
+    # Names live in name columns, not in keys or dates: those go last, or a schema whose relevant tables are
+    # mostly keys (``event_id``, ``link_to_member``) spends the column budget before it reaches ``first_name``.
+    searched.sort(key=lambda entry: entry[0])  # stable: relevance order holds within each group
     deadline = time.monotonic() + NAME_BUDGET_S
-    for key, column_name in searched[:MAX_NAME_COLUMNS]:
+    for _, key, column_name in searched[:MAX_NAME_COLUMNS]:
         if time.monotonic() > deadline:
             break
         found += [f"{key}.{column_name}" for value in wanted if _exists(ctx, key, _squeezed_eq(column_name, value))]
@@ -155,6 +158,32 @@ def absent_values(sql: str, question: str, ctx: RunContext) -> list[str]:
         ):
             absent.append(value)
     return absent
+
+
+def unheld_names(question: str, drafts: Sequence[str], ctx: RunContext) -> list[str]:
+    """Names of several words the question gives (quoted or capitalised) that no draft used and no readable
+    text column holds, not whole and not a word of them inside any value: for drafts that all failed, the
+    question is about something the database does not have.
+
+    Example: "the seating capacity of the main venue at Madison Square Garden", drafted as ``city_code =
+    'MDW'`` on flight data, gives ``["Madison Square Garden"]``.
+    """
+    names = [name for name in given_names(question) if len(name.split()) > 1]
+    if not names:
+        return []  # the usual case: no name of several words, nothing looked up
+    used: set[str] = set()
+    for tree in filter(None, (parse_or_none(draft, ctx.dialect) for draft in drafts)):
+        used.update(*(stems(literal.this) for literal in tree.find_all(exp.Literal) if literal.is_string))
+    unheld = []
+    for name in names:
+        named = stems(name) - FUNCTION_WORDS
+        parts = [word for word in name.split() if len(word) > 2]
+        # A word the schema or a draft has ties the name to the data; "HH MM" is a format, not a name.
+        if not parts or named & ctx.vocabulary.all or named & used:
+            continue
+        if _held_anywhere([name, *parts], ctx) == set():  # None: the search ran out, nothing is concluded
+            unheld.append(name)
+    return unheld
 
 
 _KEY_VALUE = re.compile(r"(?<![\w`])`?([A-Za-z_][A-Za-z0-9_]*)`?\s*[=#:]?\s*(\d+)\b")
@@ -281,6 +310,13 @@ def _hints(ctx: RunContext, item: Filter, readable: frozenset[str], types: dict[
         return []
     where = ", ".join(f"{item.table}.{c}" for c in holders[:2])
     return [f"no row has {item.table}.{item.column} = {quoted}; that value is in {where}"]
+
+
+def _holds_no_names(table: TableInfo, column: ColumnInfo) -> bool:
+    """A key (primary, foreign, or ``..._id`` by name) or a date stored as text: no one's name is in it."""
+    named = words(column.name)
+    keyed = any(column.name in fk.columns for fk in table.foreign_keys)
+    return column.primary_key or keyed or named[-1:] == ["id"] or bool({"date", "time"} & set(named))
 
 
 def _text_columns(table: TableInfo, readable: frozenset[str]) -> list[ColumnInfo]:

@@ -31,6 +31,12 @@ GEOGRAPHY = _catalog(("lake", ("lake_name", "area", "country_name")), ("river", 
 ATIS = _catalog(("flight", ("flight_id", "departure_time", "from_airport")), ("product", ("unit_price",)))
 CARS = _catalog(("cars_data", ("id", "mpg", "horsepower")))
 SALES = _catalog(("sales", ("sale_id", "sale_price", "category", "cost")), ("coupons", ("cid", "code")))
+ADVISING = _catalog(
+    ("instructor", ("instructor_id", "name")), ("offering_instructor", ("offering_id", "instructor_id"))
+)
+BUSIEST = (
+    "SELECT name FROM instructor JOIN offering_instructor USING (instructor_id) GROUP BY name ORDER BY COUNT(*) DESC"
+)
 
 
 def _stand_in(catalog: SchemaCatalog, question: str, sql: str, hint: str = "") -> StandIn | None:
@@ -68,6 +74,19 @@ def _stand_in(catalog: SchemaCatalog, question: str, sql: str, hint: str = "") -
             "How does the average volume of lakes vary between countries?",
             "SELECT country_name, AVG(lake.area) FROM lake GROUP BY country_name",
             StandIn(asked="volume", column="area"),
+        ),
+        # Rows counted for an amount in a unit of measure that no column records.
+        (
+            ADVISING,
+            "Which instructor has the most office hours scheduled?",
+            BUSIEST,
+            StandIn(asked="office hours", column="COUNT(*)"),
+        ),
+        (
+            _catalog(("trip", ("trip_id", "driver"))),
+            "How many miles did each driver drive?",
+            "SELECT driver, COUNT(trip_id) FROM trip GROUP BY driver",
+            StandIn(asked="miles", column="COUNT(trip_id)"),
         ),
         # Half of what was asked is there: the other half still has no column.
         (
@@ -129,6 +148,21 @@ def test_a_neighbouring_column_is_told_from_what_was_asked(
             "Which lake has the largest volume?",
             "SELECT lake_name FROM lake ORDER BY area DESC LIMIT 1",
         ),
+        # A count of things, not of a unit; and a unit whose dimension a column records (the count is then
+        # a slip for the repair loop, not a stand-in for what the data lacks).
+        (ADVISING, "Which instructor teaches the most offerings?", BUSIEST),
+        (
+            _catalog(("instructor", ("instructor_id", "name")), ("office_hour", ("instructor_id", "duration"))),
+            "Which instructor has the most office hours?",
+            "SELECT name FROM instructor JOIN office_hour USING (instructor_id) GROUP BY name ORDER BY COUNT(*) DESC",
+        ),
+        (
+            _catalog(("trip", ("trip_id", "driver", "distance"))),
+            "How many miles did each driver drive?",
+            "SELECT driver, COUNT(trip_id) FROM trip GROUP BY driver",
+        ),
+        # "second" as an ordinal is no unit of time.
+        (ADVISING, "Who has the most second offerings?", BUSIEST),
         # Not SQL at all: nothing to judge.
         (ACADEMIC, "What is the average impact factor?", "SELECT AVG(citation_num AS x FROM"),
     ],
@@ -149,6 +183,12 @@ def test_a_stand_in_draft_is_refused_before_it_runs(refusal_after_one_draft: Ref
     draft = "SELECT AVG(unit_cost) AS average_carbon_footprint FROM products"
     reply = refusal_after_one_draft(draft, "What is the average carbon footprint of our products?")
     assert 'no column records "carbon footprint"; the closest is unit_cost.' in reply
+
+
+def test_a_count_for_hours_is_refused_before_it_runs(refusal_after_one_draft: Refuse) -> None:
+    draft = "SELECT e.first_name FROM employees e JOIN sales s ON s.employee_id = e.employee_id GROUP BY e.first_name "
+    reply = refusal_after_one_draft(draft + "ORDER BY COUNT(*) DESC LIMIT 1", "Which employee worked the most hours?")
+    assert 'no column records "hours"; the closest is COUNT(*).' in reply
 
 
 def test_the_same_column_under_its_own_name_is_answered(make_agent: MakeAgent) -> None:

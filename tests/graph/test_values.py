@@ -4,16 +4,18 @@ hinted."""
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from nl2sql_agent import Agent
+from nl2sql_agent.errors import SQLValidationError
 from nl2sql_agent.lexicon import given_names
 from nl2sql_agent.models.fake import FakeChatModel, FakeRule
 from nl2sql_agent.safety.policy import SqlPolicy
-from nl2sql_agent.values import absent_values, missing_keys, stored_names
+from nl2sql_agent.values import MAX_NAME_COLUMNS, absent_values, missing_keys, stored_names
 
 MakeAgent = Callable[..., Agent]
 
@@ -158,3 +160,49 @@ def test_a_lookup_that_fails_concludes_nothing(make_agent: MakeAgent, tmp_path: 
     copy.unlink()  # every lookup now fails: "no such row" must not be concluded from that
     assert missing_keys("Sales of store_id 999?", ctx) == []
     assert absent_values("SELECT 1 FROM stores WHERE city = 'Atlantis'", 'Stores in "Atlantis"?', ctx) == []
+
+
+def test_a_name_the_data_lacks_and_no_draft_used_ends_a_failed_repair_in_a_refusal(make_agent: MakeAgent) -> None:
+    drafts = ["SELECT COUNT(*) FROM sales WHERE venue_code = 'KRF'"] * 2
+    model = FakeChatModel(queues={"sql": drafts})
+    question = "How many sales did the Kalamazoo Riverfront store make?"
+    answer = make_agent(model, summarize_with_model=False).ask(question)
+    assert answer.status == "refused" and answer.attempts == 2
+    assert 'it holds no "Kalamazoo Riverfront".' in answer.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "draft"),
+    [
+        # A word of the name is held ("Nancy", a first name): the name may be the data's, written otherwise.
+        ("How many sales did the Nancy Riverfront store make?", "SELECT COUNT(*) FROM sales WHERE venue_code = 'NRF'"),
+        # The draft used the name: its failure is the model's, not the data's.
+        (
+            "How many sales did the Kalamazoo Riverfront store make?",
+            "SELECT COUNT(*) FROM stores WHERE store_name = 'Kalamazoo Riverfront' AND venue_code = 1",
+        ),
+        # One word is no name to conclude on.
+        ("How many sales did the Kalamazoo store make?", "SELECT COUNT(*) FROM sales WHERE venue_code = 'KRF'"),
+    ],
+)
+def test_a_failed_repair_stays_an_error_when_the_name_is_tied_to_the_data(
+    make_agent: MakeAgent, question: str, draft: str
+) -> None:
+    model = FakeChatModel(queues={"sql": [draft] * 2})
+    with pytest.raises(SQLValidationError) as raised:
+        make_agent(model, summarize_with_model=False).ask(question)
+    assert "venue_code" in raised.value.message
+
+
+def test_name_columns_are_searched_before_keys_and_dates(make_agent: MakeAgent, tmp_path: Path) -> None:
+    # The relevant table has more key columns than the search budget; the name lives in another table.
+    keys = ", ".join(f"link_{n}_id TEXT" for n in range(MAX_NAME_COLUMNS + 6))
+    path = tmp_path / "club.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"CREATE TABLE event (event_id TEXT PRIMARY KEY, event_date TEXT, {keys})")
+        conn.execute("CREATE TABLE member (member_id TEXT PRIMARY KEY, first_name TEXT)")
+        names = [f"Name{n:03d}" for n in range(200)] + ["Zoya"]
+        conn.executemany("INSERT INTO member VALUES (?, ?)", [(f"m{n}", name) for n, name in enumerate(names)])
+    context = make_agent(FakeChatModel(), db_url=f"sqlite:///{path}").context()
+    assert "Zoya" not in context.catalog.tables["member"].column("first_name").samples  # found by a query
+    assert stored_names(["Zoya"], "Which event did Zoya attend?", context) == ["member.first_name"]

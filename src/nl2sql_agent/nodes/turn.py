@@ -16,7 +16,7 @@ from nl2sql_agent.errors import ErrorCode
 from nl2sql_agent.questions import clean_question
 from nl2sql_agent.state import AgentState, TurnRecord
 from nl2sql_agent.unanswerable import filtered_values, missing_concepts
-from nl2sql_agent.values import stored_names
+from nl2sql_agent.values import stored_names, unheld_names
 
 KEPT_TURNS = 6
 """Turns kept verbatim in memory; older ones are condensed into ``summary``."""
@@ -56,11 +56,16 @@ def refuse(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 
 def give_up(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """End the turn after the repair loop ran out: the last issue becomes the run's error, unless the drafts
-    kept asking for something the database does not hold, which is said as a refusal."""
+    kept asking for something the database does not hold, or the question names something it does not hold
+    that no draft could use, which is said as a refusal."""
     ctx = runtime.context
     missing = _missing(state, ctx)
-    if missing:
-        reason = f"it holds no data on {', '.join(missing)}."
+    unheld = [] if missing else unheld_names(state["question"], [i["sql"] for i in state.get("issues") or []], ctx)
+    if missing or unheld:
+        if missing:
+            reason = f"it holds no data on {', '.join(missing)}."
+        else:
+            reason = "it holds no " + " or ".join(f'"{name}"' for name in unheld) + "."
         answer = prompts.REFUSAL_UNANSWERABLE.format(reason=reason)
         return {
             "status": "refused",
