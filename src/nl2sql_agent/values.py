@@ -186,6 +186,45 @@ def unheld_names(question: str, drafts: Sequence[str], ctx: RunContext) -> list[
     return unheld
 
 
+_FILTERS = (exp.EQ, exp.NEQ, exp.Like, exp.ILike, exp.In, exp.GT, exp.GTE, exp.LT, exp.LTE)
+
+
+def empty_columns(sql: str, ctx: RunContext) -> list[str]:
+    """Columns ``sql`` compares in a filter that hold no value in any row the caller may read, as
+    ``table.column``: whatever the comparison, it matches nothing, so for a query that found nothing they
+    are why, and no other draft of the question can do better.
+
+    Example: ``WHERE internship LIKE '%Technology%'`` on a ``student`` table whose ``internship`` is NULL
+    in every row gives ``["student.internship"]``.
+    """
+    tree = parse_or_none(sql, ctx.dialect)
+    try:
+        scopes = traverse_scope(tree) if tree is not None else []
+    except (SqlglotError, ValueError):
+        return []
+    empty: list[str] = []
+    for scope in scopes:
+        where = scope.expression.args.get("where")
+        compared = (
+            side
+            for node in (where.find_all(*_FILTERS) if where is not None else ())
+            for side in (node.this, node.args.get("expression"))
+            if isinstance(side, exp.Column)
+        )
+        for column in compared:
+            source = scope.sources.get(column.table)
+            info = ctx.db_catalog.table(source.name) if isinstance(source, exp.Table) else None
+            held = info.column(column.name) if info is not None else None
+            # A sampled value proves the column holds something, for free: most filters stop here.
+            if info is None or held is None or held.samples or f"{info.name}.{held.name}" in empty:
+                continue
+            stored = _found(ctx, info.name, exp.column(held.name).is_(exp.null()).not_())
+            # An empty table is another reason; a failed lookup (None) concludes nothing.
+            if stored is False and _found(ctx, info.name, exp.true()):
+                empty.append(f"{info.name}.{held.name}")
+    return empty
+
+
 _KEY_VALUE = re.compile(r"(?<![\w`])`?([A-Za-z_][A-Za-z0-9_]*)`?\s*[=#:]?\s*(\d+)\b")
 _COMPARED = frozenset("above below over under than least most after before since until within".split())
 

@@ -206,3 +206,43 @@ def test_name_columns_are_searched_before_keys_and_dates(make_agent: MakeAgent, 
     context = make_agent(FakeChatModel(), db_url=f"sqlite:///{path}").context()
     assert "Zoya" not in context.catalog.tables["member"].column("first_name").samples  # found by a query
     assert stored_names(["Zoya"], "Which event did Zoya attend?", context) == ["member.first_name"]
+
+
+def _students_db(tmp_path: Path, internships: list[str | None]) -> str:
+    path = tmp_path / "school.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE student (student_id INTEGER PRIMARY KEY, name TEXT, internship TEXT)")
+        rows = [(n, f"Student {n}", internship) for n, internship in enumerate(internships)]
+        conn.executemany("INSERT INTO student VALUES (?, ?, ?)", rows)
+    return f"sqlite:///{path}"
+
+
+def test_a_filter_on_a_column_no_row_fills_ends_an_empty_query_in_a_refusal(
+    make_agent: MakeAgent, tmp_path: Path
+) -> None:
+    model = FakeChatModel(rules=[FakeRule("SELECT COUNT(*) FROM student WHERE internship LIKE '%Tech%'", role="sql")])
+    agent = make_agent(model, summarize_with_model=False, db_url=_students_db(tmp_path, [None] * 5))
+    answer = agent.ask("How many students interned in the technology industry?")
+    assert answer.status == "refused" and [c["role"] for c in model.calls] == ["sql"]
+    assert "no row records a value in student.internship" in answer.answer
+
+
+@pytest.mark.parametrize(
+    ("internships", "sql"),
+    [
+        # One row holds a value (not among the samples, which the catalog read first): zero is the answer.
+        ([None] * 600 + ["Acme"], "SELECT COUNT(*) FROM student WHERE internship LIKE '%Tech%'"),
+        # Asking for the empty rows is no comparison: they are found.
+        ([None] * 5, "SELECT COUNT(*) FROM student WHERE internship IS NULL AND student_id < 0"),
+        # No rows at all: the table is empty, not the column.
+        ([], "SELECT COUNT(*) FROM student WHERE internship LIKE '%Tech%'"),
+    ],
+)
+def test_an_empty_query_on_a_filled_column_stays_an_answer(
+    make_agent: MakeAgent, tmp_path: Path, internships: list[str | None], sql: str
+) -> None:
+    model = FakeChatModel(rules=[FakeRule(sql, role="sql")])
+    agent = make_agent(model, summarize_with_model=False, db_url=_students_db(tmp_path, internships))
+    assert agent.context().catalog.tables["student"].column("internship").samples == ()
+    answer = agent.ask("How many students interned in the technology industry?")
+    assert answer.status == "answered" and answer.rows == ((0,),)

@@ -14,7 +14,7 @@ from nl2sql_agent.errors import ErrorCode, Nl2SqlError, QueryExecutionError, Que
 from nl2sql_agent.nodes.routing import retry_or_give_up, then
 from nl2sql_agent.safety import validate_sql
 from nl2sql_agent.state import AgentState
-from nl2sql_agent.values import absent_values, look_up_values
+from nl2sql_agent.values import absent_values, empty_columns, look_up_values
 
 Executed = Command[Literal["summarize_answer", "draft_sql", "give_up", "refuse"]]
 
@@ -51,8 +51,12 @@ def _execute(state: AgentState, ctx: RunContext) -> dict[str, Any]:
             return _failed(state, sql, str(ErrorCode.QUERY_FAILED), "it returned no rows: " + "; ".join(lookup.hints))
     if _found_nothing(result.rows) and "sql" not in update:
         absent = absent_values(sql, state["question"], ctx)
-        if absent:
-            reason = "it holds no " + " or ".join(f'"{value}"' for value in absent) + "."
+        empty = [] if absent else empty_columns(sql, ctx)
+        if absent or empty:
+            if absent:
+                reason = "it holds no " + " or ".join(f'"{value}"' for value in absent) + "."
+            else:
+                reason = f"no row records a value in {' or '.join(empty)}, so no filter on it can match."
             return {"intent": "unanswerable", "refusal": prompts.REFUSAL_UNANSWERABLE.format(reason=reason)}
     return {
         **update,
