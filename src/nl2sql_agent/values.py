@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -22,7 +22,7 @@ from sqlglot.optimizer.scope import traverse_scope
 from nl2sql_agent.context import RunContext
 from nl2sql_agent.db.types import ColumnInfo, TableInfo
 from nl2sql_agent.errors import Nl2SqlError
-from nl2sql_agent.lexicon import FUNCTION_WORDS, given_names, quoted_values, stems, words
+from nl2sql_agent.lexicon import FUNCTION_WORDS, given_names, quoted_values, stem, stems, words
 from nl2sql_agent.retrieval import score_tables
 from nl2sql_agent.safety import validate_sql
 from nl2sql_agent.safety.catalog import permitted_catalog
@@ -90,10 +90,58 @@ def look_up_values(sql: str, ctx: RunContext) -> Lookup:
             item.literal.replace(exp.Literal.string(spelt[0]))
             fixed = True
             continue
+        named = _named_row(ctx, item, columns.permitted)
+        if named is not None:
+            item.literal.parent.replace(named)  # type: ignore[union-attr]
+            fixed = True
+            continue
         lookup.hints += _hints(ctx, item, readable, columns.tables[item.table].columns)
     if fixed:
         lookup.fixed_sql = tree.sql(dialect=ctx.dialect)
     return lookup
+
+
+def _named_row(ctx: RunContext, item: Filter, permitted: Mapping[str, frozenset[str]]) -> exp.In | None:
+    """``alignment_id = 'Bad'``: a key compared with the name of the row it points to. When exactly one text
+    column of the referenced table holds that name (in one spelling), the filter becomes ``alignment_id IN
+    (SELECT id FROM alignment WHERE alignment = 'Bad')``, the one thing it can have meant."""
+    equality = item.literal.parent
+    if not isinstance(equality, exp.EQ):
+        return None
+    column = equality.expression if equality.this is item.literal else equality.this
+    table = ctx.db_catalog.table(item.table)
+    reference = _reference(table, item.column, ctx) if isinstance(column, exp.Column) and table else None
+    if reference is None:
+        return None
+    target, key = reference
+    readable = permitted.get(target.name.lower(), frozenset())
+    if key.lower() not in readable:
+        return None
+    holders = [
+        (text.name, spelt)
+        for text in _text_columns(target, readable)
+        if (spelt := _distinct(ctx, target.name, text.name, _eq(text.name, item.value, folded=True)))
+    ]
+    if len(holders) != 1 or len(holders[0][1]) != 1:
+        return None  # held nowhere, or in several columns or spellings: the model must choose
+    name, (spelling,) = holders[0]
+    rows = exp.select(exp.column(key)).from_(target.name).where(_eq(name, spelling))
+    return exp.In(this=column.copy(), query=exp.Subquery(this=rows))
+
+
+def _reference(table: TableInfo, column: str, ctx: RunContext) -> tuple[TableInfo, str] | None:
+    """The table and key ``table.column`` points to: a declared foreign key of that one column, else a table
+    named as the column is (``flights.airline`` → ``airlines``) with one primary key."""
+    for fk in table.foreign_keys:
+        if [c.lower() for c in fk.columns] == [column] and (target := ctx.db_catalog.table(fk.ref_table)):
+            keys = fk.ref_columns or tuple(c.name for c in target.columns if c.primary_key)
+            return (target, keys[0]) if len(keys) == 1 else None
+    named = {stem(word) for word in words(column)} - {"id"}
+    for target in ctx.db_catalog.tables.values():
+        keys = [c.name for c in target.columns if c.primary_key]
+        if target is not table and len(keys) == 1 and {stem(word) for word in words(target.name)} == named:
+            return target, keys[0]
+    return None
 
 
 def stored_names(names: Sequence[str], question: str, ctx: RunContext) -> list[str]:

@@ -41,6 +41,44 @@ def test_a_value_held_by_another_column_is_a_hint_for_the_repair(make_agent: Mak
     assert "no row has stores.store_name = 'Fargo'; that value is in stores.city" in repair_prompt
 
 
+def test_a_key_compared_with_a_name_reads_the_named_row_without_the_model(make_agent: MakeAgent) -> None:
+    # stores.region_id references regions; 'west' is a region's name there (in another letter case).
+    model = FakeChatModel(rules=[FakeRule("SELECT COUNT(*) FROM stores WHERE region_id = 'west'", role="sql")])
+    answer = make_agent(model, summarize_with_model=False).ask("How many stores are in the West region?")
+    assert answer.status == "answered" and answer.rows == ((6,),)
+    assert answer.sql is not None and "region_name = 'West'" in answer.sql
+    assert [c["role"] for c in model.calls] == ["sql"]
+
+
+def _airlines_db(tmp_path: Path) -> str:
+    # No declared key: flights.airline is named after the airlines table, whose one primary key it holds.
+    path = tmp_path / "flights.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE airlines (uid INTEGER PRIMARY KEY, airline TEXT, abbreviation TEXT)")
+        conn.execute("CREATE TABLE flights (flight_no INTEGER, airline INTEGER)")
+        conn.executemany(
+            "INSERT INTO airlines VALUES (?, ?, ?)", [(1, "JetBlue Airways", "JetBlue"), (2, "Delta", "Delta")]
+        )
+        conn.executemany("INSERT INTO flights VALUES (?, ?)", [(10, 1), (11, 1), (12, 2)])
+    return f"sqlite:///{path}"
+
+
+@pytest.mark.parametrize(
+    ("value", "rows"),
+    [
+        ("JetBlue Airways", ((2,),)),
+        # Two columns of the airline's row hold "Delta": the model, not the lookup, must choose.
+        ("Delta", ((0,),)),
+    ],
+)
+def test_a_key_named_after_a_table_reads_the_named_row(
+    make_agent: MakeAgent, tmp_path: Path, value: str, rows: tuple[tuple[int, ...], ...]
+) -> None:
+    model = FakeChatModel(rules=[FakeRule(f"SELECT COUNT(*) FROM flights WHERE airline = '{value}'", role="sql")])
+    answer = make_agent(model, summarize_with_model=False, db_url=_airlines_db(tmp_path)).ask("How many flights?")
+    assert answer.status == "answered" and answer.rows == rows
+
+
 def test_a_hidden_column_is_never_searched_or_named(make_agent: MakeAgent) -> None:
     drafts = ["SELECT COUNT(*) FROM stores WHERE store_name = 'Fargo'", "SELECT COUNT(*) FROM stores"]
     model = FakeChatModel(queues={"sql": drafts})
