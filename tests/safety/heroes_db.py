@@ -1,5 +1,6 @@
 """A small real SQLite database for the draft fixers: heroes, powers and publishers with foreign keys, pets
-with none, and flights and airlines linked only by a shared key-like column name."""
+with none, flights and airlines linked only by a shared key-like column name, and conferences, publications
+and their authors linked only by initial-and-id keys (``cid``, ``pid``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ CREATE TABLE rival (a_id INTEGER REFERENCES superhero(id), b_id INTEGER REFERENC
 CREATE TABLE airline (airline_code TEXT, airline_name TEXT);
 CREATE TABLE flight (flight_id INTEGER, airline_code TEXT, time_zone_code TEXT);
 CREATE TABLE city (city_code TEXT, state_code TEXT, time_zone_code TEXT);
+CREATE TABLE conference (cid INTEGER, name TEXT);
+CREATE TABLE publication (pid INTEGER, cid INTEGER, title TEXT);
+CREATE TABLE writes (aid INTEGER, pid INTEGER);
+INSERT INTO conference VALUES (1, 'ICML'), (2, 'AAAS');
+INSERT INTO publication VALUES (10, 1, 'a'), (11, 1, 'b'), (12, 2, 'c');
+INSERT INTO writes VALUES (100, 10), (101, 11), (100, 12);
 INSERT INTO airline VALUES ('DL', 'Delta'), ('UA', 'United');
 INSERT INTO flight VALUES (1, 'DL', 'EST'), (2, 'UA', 'PST'), (3, 'DL', 'PST');
 INSERT INTO publisher VALUES (1, 'Marvel Comics'), (2, 'DC Comics');

@@ -86,6 +86,15 @@ def test_fixes_compose_and_leave_good_sql_alone(heroes: tuple[Path, SchemaCatalo
     assert autofix("SELEC nonsense (", dialect="sqlite", catalog=catalog) is None
 
 
+def test_an_initial_and_id_is_a_key_by_name(heroes: tuple[Path, SchemaCatalog]) -> None:
+    path, catalog = heroes
+    # writes has no cid: publication, whose cid and pid are conference's and publication's initials, links them.
+    draft = "SELECT c.name, COUNT(w.aid) FROM conference AS c JOIN writes AS w ON c.cid = w.cid GROUP BY c.name"
+    fixed = bridge_joins(draft, dialect="sqlite", catalog=catalog)
+    assert fixed is not None and "JOIN publication" in fixed
+    assert rows(path, validate_sql(fixed, dialect="sqlite", catalog=catalog).sql) == [("AAAS", 1), ("ICML", 2)]
+
+
 def test_two_ends_of_a_link_joined_directly_get_the_link_table(heroes: tuple[Path, SchemaCatalog]) -> None:
     path, catalog = heroes
     # superhero has no power_id: hero_power, the one table with power_id and a key to each side, links them.

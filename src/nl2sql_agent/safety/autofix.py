@@ -349,9 +349,15 @@ def key_pairs(catalog: SchemaCatalog, key: str, owner: str) -> list[list[tuple[s
         and c.name.lower().endswith(_KEY_SUFFIXES)
         and not (c.primary_key and match.primary_key)  # two tables' own ids are not a link
         # A key of one of the two, by declaration or by name: not an attribute both share (time_zone_code).
-        and (c.primary_key or match.primary_key or c.name.lower().startswith(names))
+        and (c.primary_key or match.primary_key or c.name.lower().startswith(names) or _initial_id(c.name, names))
     ]
     return [[(shared[0], other.column(shared[0]).name)]] if len(shared) == 1 else []  # type: ignore[union-attr]
+
+
+def _initial_id(column: str, tables: tuple[str, ...]) -> bool:
+    """``cid`` in ``conference``, ``pid`` in ``publication``: a table's initial and "id" is its key by name."""
+    name = column.lower()
+    return len(name) == 3 and name.endswith("id") and any(table.startswith(name[0]) for table in tables)
 
 
 def _declared_key_pairs(catalog: SchemaCatalog, key: str, owner: str) -> list[list[tuple[str, str]]]:
