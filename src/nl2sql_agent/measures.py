@@ -171,11 +171,7 @@ def _other_dimension(tree: exp.Expr, question: str, catalog: SchemaCatalog, hint
     asked = {_DIMENSION_OF[word] for word in stems(question) if word in _DIMENSION_OF}
     if not asked:
         return None
-    named = _dimensions(stems(hint))
-    for table in catalog.tables.values():
-        for column in table.columns:
-            named |= _dimensions(stems(column.name) | stems(column.comment or ""))
-    missing = asked - named
+    missing = asked - _dimensions(_column_words(catalog, hint))
     if not missing:
         return None
     for read in tree.find_all(exp.Column):
@@ -200,21 +196,18 @@ def _counted_measure(tree: exp.Expr, question: list[str], catalog: SchemaCatalog
         if unit is None:
             continue
         dimension = _UNIT_OF[stem(after[unit])]
-        if not _records(dimension, catalog, hint):
+        if not stems(_MEASURE_UNITS[dimension][1]) & _column_words(catalog, hint):
             return StandIn(asked=" ".join(after[: unit + 1]), column=count.sql())
     return None
 
 
-def _records(dimension: str, catalog: SchemaCatalog, hint: str) -> bool:
-    """Whether a column name or comment, or the hint, names ``dimension`` or one of its units."""
-    names = stems(_MEASURE_UNITS[dimension][1])
-    if names & stems(hint):
-        return True
-    return any(
-        names & (stems(column.name) | stems(column.comment or ""))
-        for table in catalog.tables.values()
-        for column in table.columns
-    )
+def _column_words(catalog: SchemaCatalog, hint: str) -> frozenset[str]:
+    """The words of every column name and comment, and of the hint: what may name a dimension or a unit."""
+    found = set(stems(hint))
+    for table in catalog.tables.values():
+        for column in table.columns:
+            found |= stems(column.name) | stems(column.comment or "")
+    return frozenset(found)
 
 
 def _rooted(word: str, others: frozenset[str]) -> bool:
