@@ -3,6 +3,7 @@
 The pieces, in the order data flows through them::
 
     loaders  -> BenchItem            (Spider, BIRD, defog, the sample retail set, the off-topic set)
+    postgres.on_postgres(items, url) (optional: the same items on PostgreSQL, with PostgreSQL gold)
     Predictor.predict(item) -> Prediction   (AgentPredictor, SqlQueryChainPredictor baseline)
     scoring  -> ItemScore            (gold and predicted SQL run read-only; compare.results_match)
     runner.run_eval -> predictions.jsonl (resumable) + report.json / report.md / report.html
@@ -20,6 +21,7 @@ from nl2sql_agent.evals.gold import expand_gold
 from nl2sql_agent.evals.items import BenchItem, EvalTurn
 from nl2sql_agent.evals.loaders import BENCHMARKS, load_benchmark, load_benchmarks
 from nl2sql_agent.evals.metrics import Prices, summarize
+from nl2sql_agent.evals.postgres import on_postgres
 from nl2sql_agent.evals.prediction import Prediction, Predictor, TurnPrediction
 from nl2sql_agent.evals.records import EvalRecord
 from nl2sql_agent.evals.runner import EvalRun, read_records, run_eval
@@ -46,6 +48,7 @@ __all__ = [
     "load_benchmark",
     "load_benchmarks",
     "main",
+    "on_postgres",
     "read_records",
     "results_match",
     "run_eval",

@@ -24,7 +24,7 @@ from langchain_core.callbacks import BaseCallbackHandler, get_usage_metadata_cal
 from sqlglot.errors import SqlglotError
 
 from nl2sql_agent.answer import Usage
-from nl2sql_agent.evals.execution import readonly_uri
+from nl2sql_agent.evals.execution import is_server_url, readonly_uri
 from nl2sql_agent.evals.items import BenchItem
 from nl2sql_agent.evals.prediction import Prediction, TurnPrediction
 
@@ -150,9 +150,9 @@ class SqlQueryChainPredictor:
     _llm: BaseChatModel | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def _chain(self, db_path: str) -> Runnable[Any, str]:
+    def _chain(self, target: str) -> Runnable[Any, str]:
         with self._lock:
-            chain = self._chains.get(db_path)
+            chain = self._chains.get(target)
             if chain is None:
                 from sqlalchemy import create_engine
 
@@ -162,14 +162,19 @@ class SqlQueryChainPredictor:
                     from langchain_classic.chains import create_sql_query_chain
                     from langchain_community.utilities import SQLDatabase
 
-                uri = readonly_uri(db_path)
-                engine = create_engine(
-                    "sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
-                )
+                if is_server_url(target):
+                    # The chain only reads the schema and sample rows; its SQL is never run here.
+                    options = {"options": "-c default_transaction_read_only=on"}
+                    engine = create_engine(target, connect_args=options)
+                else:
+                    uri = readonly_uri(target)
+                    engine = create_engine(
+                        "sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
+                    )
                 if self._llm is None:
                     self._llm = self.llm_factory()
                 chain = create_sql_query_chain(self._llm, SQLDatabase(engine), k=self.k)
-                self._chains[db_path] = chain
+                self._chains[target] = chain
             return chain
 
     def _question(self, question: str, evidence: str | None) -> str:
@@ -185,7 +190,7 @@ class SqlQueryChainPredictor:
         error_message: str | None = None
         with get_usage_metadata_callback() as usage_callback:
             try:
-                chain = self._chain(item.db_path)
+                chain = self._chain(item.target)
                 for turn in item.all_turns():
                     output = chain.invoke(
                         {"question": self._question(turn.question, item.evidence)}, {"callbacks": [counter]}

@@ -5,6 +5,7 @@ Examples::
     nl2sql eval --subset dev --predictor agent --model local          # the agent on the dev subset
     nl2sql eval --subset dev --predictor baseline                      # LangChain's SQL chain, same model
     nl2sql eval --benchmark spider --subset full --limit 20 --no-evidence
+    nl2sql eval -b defog --subset full --postgres postgresql://postgres@127.0.0.1:5432/postgres   # on PostgreSQL
     nl2sql eval --compare evals/results/agent_dev evals/results/baseline_dev --out evals/results/compare
     nl2sql eval --write-subset evals/subsets/dev.json                  # regenerate the fixed dev subset
 """
@@ -59,6 +60,13 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--price-in", type=float, default=0.0, help="USD per million input tokens (cost columns)")
     parser.add_argument("--price-out", type=float, default=0.0, help="USD per million output tokens")
     parser.add_argument("--bench-dir", type=Path, default=None, help="shared benchmark folder ($NL2SQL_BENCH_DIR)")
+    parser.add_argument(
+        "--postgres",
+        default=None,
+        metavar="URL",
+        help="run on PostgreSQL instead of the SQLite files: each benchmark database is loaded once into the server "
+        "at URL (e.g. postgresql://postgres@127.0.0.1:5432/postgres) and gold runs in PostgreSQL's dialect",
+    )
     parser.add_argument("--cache-dir", type=Path, default=None, help="where rebuilt databases go")
     parser.add_argument(
         "--compare",
@@ -133,6 +141,10 @@ def run_from_args(args: argparse.Namespace) -> int:
     if not items:
         sys.stderr.write("no items selected\n")
         return 2
+    if args.postgres:
+        from nl2sql_agent.evals.postgres import on_postgres
+
+        items = on_postgres(items, args.postgres, root=args.bench_dir)
     predictor = _make_predictor(args)
     subset_name = Path(args.subset).stem
     out = args.out or evals_dir() / "results" / f"{args.predictor}_{subset_name}"

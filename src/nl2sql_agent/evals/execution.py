@@ -1,4 +1,7 @@
-"""Run SQL on a SQLite database strictly read-only, with a time limit and a row cap."""
+"""Run SQL strictly read-only, with a time limit and a row cap: on a SQLite file, or on PostgreSQL.
+
+PostgreSQL statements run in a ``READ ONLY`` transaction with ``statement_timeout``, always rolled back.
+"""
 
 from __future__ import annotations
 
@@ -54,8 +57,19 @@ def connect_readonly(path: str | Path) -> sqlite3.Connection:
     return connection
 
 
+def is_server_url(target: str | Path) -> bool:
+    """Whether ``target`` is a PostgreSQL URL rather than a SQLite file's path."""
+    return str(target).startswith(("postgresql:", "postgresql+", "postgres:"))
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL (``postgresql+psycopg://...``) in the form libpq and psycopg take."""
+    scheme, separator, rest = url.partition("://")
+    return f"postgresql{separator}{rest}" if scheme.startswith("postgres") else url
+
+
 def run_query(
-    path: str | Path,
+    target: str | Path,
     sql: str,
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -63,10 +77,15 @@ def run_query(
 ) -> QueryResult:
     """Execute one statement read-only and fetch its rows.
 
+    Args:
+        target: A SQLite file's path, or a PostgreSQL URL (see :func:`is_server_url`).
+
     Raises:
         ExecutionFailed: the database is missing, the statement failed, wrote, or ran past ``timeout_s``.
     """
-    connection = connect_readonly(path)
+    if is_server_url(target):
+        return _run_postgres(str(target), sql, timeout_s=timeout_s, max_rows=max_rows)
+    connection = connect_readonly(target)
     started = time.monotonic()
     deadline = started + timeout_s
     timed_out = False
@@ -92,5 +111,34 @@ def run_query(
         raise ExecutionFailed("error", str(error)) from error
     finally:
         connection.close()
+    truncated = len(rows) > max_rows
+    return QueryResult(columns, rows[:max_rows], truncated, time.monotonic() - started)
+
+
+def _run_postgres(url: str, sql: str, *, timeout_s: float, max_rows: int) -> QueryResult:
+    import psycopg
+    from psycopg import errors
+
+    started = time.monotonic()
+    try:
+        connection = psycopg.connect(libpq_url(url), connect_timeout=max(1, round(timeout_s)))
+    except psycopg.Error as error:
+        raise ExecutionFailed("unavailable", " ".join(str(error).split())) from error
+    connection.read_only = True  # the transaction below is READ ONLY: any write fails inside PostgreSQL
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", (f"{round(timeout_s * 1000)}ms",))
+            # Benchmark SQL is run as written: no client-side parameters, so a literal '%' stays a '%'.
+            cursor.execute(sql.encode())
+            columns = tuple(column.name for column in cursor.description or ())
+            rows = [tuple(row) for row in cursor.fetchmany(max_rows + 1)] if cursor.description else []
+    except errors.QueryCanceled as error:
+        raise ExecutionFailed("timeout", f"query ran past {timeout_s:g} s") from error
+    except errors.ReadOnlySqlTransaction as error:
+        raise ExecutionFailed("readonly", str(error).strip()) from error
+    except psycopg.Error as error:
+        raise ExecutionFailed("error", str(error).strip()) from error
+    finally:
+        connection.close()  # closing without a commit rolls the transaction back
     truncated = len(rows) > max_rows
     return QueryResult(columns, rows[:max_rows], truncated, time.monotonic() - started)

@@ -42,11 +42,24 @@ class BenchItem:
     """Non-empty for multi-turn items: every turn is asked in one thread; ``question`` is the first."""
     match_rule: MatchRule = "exact"
     tags: tuple[str, ...] = field(default_factory=tuple)
+    server_url: str | None = None
+    """SQLAlchemy URL of a PostgreSQL copy of the database (see :mod:`.postgres`): set, the item runs there,
+    and its gold is in PostgreSQL's dialect; ``None``, it runs on the SQLite file."""
 
     @property
     def db_url(self) -> str:
         """SQLAlchemy URL of the database (what ``Settings.db_url`` takes)."""
-        return f"sqlite:///{self.db_path}"
+        return self.server_url or f"sqlite:///{self.db_path}"
+
+    @property
+    def target(self) -> str:
+        """What gold and predicted SQL run on: the server URL, else the SQLite file's path."""
+        return self.server_url or self.db_path
+
+    @property
+    def dialect(self) -> str:
+        """sqlglot dialect of the gold SQL and of the database the item runs on."""
+        return "postgres" if self.server_url else "sqlite"
 
     @property
     def is_multi_turn(self) -> bool:

@@ -200,6 +200,7 @@ def _run_meta(
         "use_evidence": bool(getattr(predictor, "use_evidence", False)),
         "items": len(item_list),
         "sources": sorted({item.source for item in item_list}),
+        "engine": "postgres" if any(item.server_url for item in item_list) else "sqlite",
         "workers": workers,
         "query_timeout_s": timeout_s,
         "prices_usd_per_mtok": None if prices is None else {"input": prices.input, "output": prices.output},

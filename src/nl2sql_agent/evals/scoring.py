@@ -51,26 +51,27 @@ class ItemScore:
         return cls(tuple(TurnScore(**turn) for turn in data["turns"]))
 
 
-def _run_gold(db_path: str, gold_sql: str, timeout_s: float) -> tuple[list[tuple[str, QueryResult]], str | None]:
+def _run_gold(target: str, gold_sql: str, timeout_s: float) -> tuple[list[tuple[str, QueryResult]], str | None]:
     results: list[tuple[str, QueryResult]] = []
     last_error: str | None = None
     for query in expand_gold(gold_sql):
         try:
-            results.append((query, run_query(db_path, query, timeout_s=timeout_s)))
+            results.append((query, run_query(target, query, timeout_s=timeout_s)))
         except ExecutionFailed as failure:
             last_error = f"{failure.kind}: {failure.message}"
     return results, (None if results else last_error or "no gold query")
 
 
 def score_turn(
-    db_path: str,
+    target: str,
     turn: EvalTurn,
     prediction: TurnPrediction,
     *,
     rule: MatchRule = "exact",
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    dialect: str = "sqlite",
 ) -> TurnScore:
-    """Score one turn.
+    """Score one turn on ``target`` (a SQLite file's path or a PostgreSQL URL, in ``dialect``).
 
     A must-refuse turn is correct when it was refused. An answerable turn is correct when it was answered
     with SQL whose result matches the result of any gold alternative.
@@ -78,25 +79,25 @@ def score_turn(
     refused = prediction.status == "refused"
     if turn.must_refuse or turn.gold_sql is None:
         return TurnScore(correct=refused, refused=refused, must_refuse=True, pred_error=prediction.error_code)
-    golds, gold_error = _run_gold(db_path, turn.gold_sql, timeout_s)
+    golds, gold_error = _run_gold(target, turn.gold_sql, timeout_s)
     if prediction.status != "answered" or not prediction.sql:
         if refused:
             reason = "refused"
         else:
             reason = prediction.error_code or (NO_SQL if prediction.status == "answered" else "error")
         return TurnScore(False, refused, False, pred_error=reason, gold_error=gold_error)
-    kind = statement_kind(prediction.sql)
+    kind = statement_kind(prediction.sql, dialect)
     if kind == "write":
         return TurnScore(False, False, False, pred_error="unsafe_sql", unsafe_sql=True, gold_error=gold_error)
     if kind == "multiple":
         return TurnScore(False, False, False, pred_error="multiple_statements", gold_error=gold_error)
     try:
-        predicted = run_query(db_path, prediction.sql, timeout_s=timeout_s)
+        predicted = run_query(target, prediction.sql, timeout_s=timeout_s)
     except ExecutionFailed as failure:
         unsafe = failure.kind == "readonly"
         return TurnScore(False, False, False, pred_error=failure.kind, unsafe_sql=unsafe, gold_error=gold_error)
     for index, (query, gold) in enumerate(golds):
-        if results_match(gold, predicted, ordered=gold_is_ordered(query), rule=rule):
+        if results_match(gold, predicted, ordered=gold_is_ordered(query, dialect), rule=rule):
             return TurnScore(True, False, False, matched_gold=index)
     return TurnScore(False, False, False, gold_error=gold_error)
 
@@ -110,5 +111,9 @@ def score_item(item: BenchItem, prediction: Prediction, *, timeout_s: float = DE
             turn_prediction = predicted_turns[index]
         else:
             turn_prediction = TurnPrediction("error", error_code=prediction.error_code or "not_reached")
-        scores.append(score_turn(item.db_path, turn, turn_prediction, rule=item.match_rule, timeout_s=timeout_s))
+        scores.append(
+            score_turn(
+                item.target, turn, turn_prediction, rule=item.match_rule, timeout_s=timeout_s, dialect=item.dialect
+            )
+        )
     return ItemScore(tuple(scores))
