@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,14 +18,24 @@ INSERT INTO city VALUES (1, 'Oslo', 'NO', 700000, 454.0), (2, 'Bergen', 'NO', 28
 
 
 @pytest.fixture()
-def tiny_db(tmp_path: Path) -> Path:
+def make_sqlite(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Builds a real SQLite file ``make_sqlite(name, script)`` in the test's temporary folder."""
+
+    def make(name: str, script: str) -> Path:
+        path = tmp_path / name
+        connection = sqlite3.connect(path)
+        connection.executescript(script)
+        connection.commit()
+        connection.close()
+        return path
+
+    return make
+
+
+@pytest.fixture()
+def tiny_db(make_sqlite: Callable[[str, str], Path]) -> Path:
     """A five-row SQLite database file (real file, opened read-only by the harness)."""
-    path = tmp_path / "tiny.sqlite"
-    connection = sqlite3.connect(path)
-    connection.executescript(TINY_SCHEMA)
-    connection.commit()
-    connection.close()
-    return path
+    return make_sqlite("tiny.sqlite", TINY_SCHEMA)
 
 
 @pytest.fixture(scope="session")

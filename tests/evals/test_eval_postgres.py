@@ -3,10 +3,10 @@ read-only execution, against the real server (skipped where it is not reachable)
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -46,16 +46,11 @@ INSERT INTO dupes VALUES (NULL, 'one'), (NULL, 'again');
 
 
 @pytest.fixture()
-def messy_sqlite(tmp_path: Path) -> Path:
+def messy_sqlite(make_sqlite: Callable[[str, str], Path]) -> Path:
     """A SQLite database with what real benchmark files have: mixed-case names, numbers kept as text,
     zero bytes, blobs, a column of mixed types, foreign keys PostgreSQL cannot declare, and a primary key
     with NULLs (SQLite allows them outside INTEGER keys)."""
-    path = tmp_path / "messy.sqlite"
-    connection = sqlite3.connect(path)
-    connection.executescript(MESSY_SCHEMA)
-    connection.commit()
-    connection.close()
-    return path
+    return make_sqlite("messy.sqlite", MESSY_SCHEMA)
 
 
 @pytest.fixture()
@@ -178,14 +173,8 @@ def test_items_are_scored_on_postgres_with_converted_gold(messy_sqlite: Path, pg
         gold_sql="SELECT DISTINCT T2.Name FROM concert AS T1 JOIN Stadium AS T2 ON T1.Stadium_ID = T2.Stadium_ID "
         'WHERE T1.Year = "2015"',
     )
-    thread = BenchItem(
-        id="sample:messy:1",
-        source="sample",
-        db_id="messy",
-        db_path=str(messy_sqlite),
-        question="How many stadiums?",
-        turns=(EvalTurn("How many stadiums?", "SELECT count(*) FROM Stadium"), EvalTurn("Say hi", None, True)),
-    )
+    turns = (EvalTurn("How many stadiums?", "SELECT count(*) FROM Stadium"), EvalTurn("Say hi", None, True))
+    thread = dataclasses.replace(item, id="sample:messy:1", source="sample", question=turns[0].question, turns=turns)
     converted = on_postgres([item, thread], pg_admin_url, prefix=prefix)
     assert converted[0].server_url == converted[1].server_url
     assert converted[0].dialect == "postgres" and converted[0].db_url.startswith("postgresql+psycopg://")
