@@ -18,7 +18,10 @@ from nl2sql_agent.evals.compare import results_match
 from nl2sql_agent.evals.execution import ExecutionFailed, run_query
 from nl2sql_agent.evals.items import BenchItem, EvalTurn
 from nl2sql_agent.evals.loaders import load_defog
-from nl2sql_agent.evals.postgres import copy_sqlite, ensure_database, on_postgres, postgres_gold
+from nl2sql_agent.evals.pg_copy import copy_sqlite
+from nl2sql_agent.evals.pg_databases import ensure_database
+from nl2sql_agent.evals.pg_gold import postgres_gold
+from nl2sql_agent.evals.postgres import on_postgres
 from nl2sql_agent.evals.prediction import Prediction, TurnPrediction
 from nl2sql_agent.evals.report import load_report
 from nl2sql_agent.evals.scoring import score_item
