@@ -56,9 +56,16 @@ def filtered_values(
 
 
 def missing_concepts(
-    sql: str | None, question: str, *, catalog: SchemaCatalog, vocabulary: Vocabulary, dialect: str
+    sql: str | None,
+    question: str,
+    *,
+    catalog: SchemaCatalog,
+    vocabulary: Vocabulary,
+    dialect: str,
+    hint: str = "",
 ) -> list[str]:
-    """Names ``sql`` reads that the schema lacks, asked for in words the schema does not know.
+    """Names ``sql`` reads that the schema lacks, asked for in words neither the schema nor the caller's
+    ``hint`` (a domain hint that defines a term, "SR = sales rank ...") knows.
 
     Example: on a schema with ``river(river_name, length)``, ``SELECT river_name FROM river ORDER BY speed``
     for "Which river has the fastest current speed?" gives ``["speed"]``.
@@ -68,8 +75,10 @@ def missing_concepts(
         return []
     unknown_tables, unknown_columns = _unknown_names(tree, catalog)
     unknown = unknown_tables + unknown_columns
-    asked = stems(question) - FUNCTION_WORDS
-    known = vocabulary.all
+    # "id" names keys in nearly every schema (the vocabulary leaves it out as too common to count), so a
+    # misspelt key ("sbTxTxCustId" for "the customer id") is a bad draft, never a concept the data lacks.
+    asked = stems(question) - FUNCTION_WORDS - {"id"}
+    known = vocabulary.all | stems(hint)
     missing: list[str] = []
     for name in dict.fromkeys(unknown):
         from_question = (stems(name) - FUNCTION_WORDS) & asked

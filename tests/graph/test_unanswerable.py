@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nl2sql_agent import Agent, SQLValidationError
+from nl2sql_agent import Agent, Nl2SqlError, SQLValidationError
 from nl2sql_agent.db.types import ColumnInfo, SchemaCatalog, TableInfo
 from nl2sql_agent.intent import (
     Vocabulary,
@@ -190,11 +190,22 @@ def test_a_plain_set_of_names_still_works_as_the_vocabulary() -> None:
         ("SELECT r.river_name AS speedy FROM river AS r ORDER BY speedy", "the speedy river?", []),
         ("SELECT nile FROM river", "Is the Nile long?", []),
         ("SELECT FROM WHERE", "speed?", []),
+        # A misspelt key shares only "id" with the question: every schema has ids (defog broker's sbCustId).
+        ("SELECT rvTxId FROM river", "Return the river id and its length", []),
     ],
 )
 def test_missing_concepts_are_unknown_names_the_question_asked_for(sql: str, question: str, missing: list[str]) -> None:
     vocabulary = schema_vocabulary(GEOGRAPHY)
     assert missing_concepts(sql, question, catalog=GEOGRAPHY, vocabulary=vocabulary, dialect="sqlite") == missing
+
+
+def test_a_term_the_callers_hint_defines_is_not_missing() -> None:
+    vocabulary = schema_vocabulary(GEOGRAPHY)
+    sql = "SELECT river_name, sr FROM river"
+    question = "Return each river's name and SR"
+    assert missing_concepts(sql, question, catalog=GEOGRAPHY, vocabulary=vocabulary, dialect="sqlite") == ["sr"]
+    hint = "SR = the rank of each river by length, longest first"
+    assert missing_concepts(sql, question, catalog=GEOGRAPHY, vocabulary=vocabulary, dialect="sqlite", hint=hint) == []
 
 
 def test_drafts_that_keep_reading_what_the_schema_lacks_end_in_a_refusal(make_agent: MakeAgent) -> None:
@@ -207,6 +218,15 @@ def test_drafts_that_keep_reading_what_the_schema_lacks_end_in_a_refusal(make_ag
     assert answer.attempts == 2
     # The refusal is remembered like any other turn.
     assert [t.status for t in agent.history("parking")] == ["refused"]
+    # A term the caller's hint defines is known: drafts that fail on it are bad drafts, an error.
+    hinted = make_agent(FakeChatModel(queues={"sql": [draft] * 2}), summarize_with_model=False)
+    with pytest.raises(Nl2SqlError) as failed:
+        hinted.ask(
+            "Which store has the most parking spaces?",
+            evidence="parking spaces = the number of car bays a store has",
+            thread_id="hinted",
+        )
+    assert failed.value.code != "unanswerable" and "parking_spaces" in failed.value.message
 
 
 def test_a_vague_question_is_asked_back_and_its_follow_up_answered(make_agent: MakeAgent) -> None:

@@ -89,10 +89,13 @@ def give_up(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 def _missing(state: AgentState, ctx: RunContext) -> dict[str, None]:
     """What the failed drafts kept asking of the schema that it lacks (see :mod:`nl2sql_agent.unanswerable`)."""
     question = state["question"]
+    hint = state.get("evidence") or ""
     missing: dict[str, None] = {}
     for failed in state.get("issues") or []:
         sql = failed["sql"]
-        found = missing_concepts(sql, question, catalog=ctx.catalog, vocabulary=ctx.vocabulary, dialect=ctx.dialect)
+        found = missing_concepts(
+            sql, question, catalog=ctx.catalog, vocabulary=ctx.vocabulary, dialect=ctx.dialect, hint=hint
+        )
         missing.update(dict.fromkeys(found))
         values = filtered_values(sql, question, catalog=ctx.catalog, vocabulary=ctx.vocabulary, dialect=ctx.dialect)
         for column, value in values.items():
