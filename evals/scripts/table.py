@@ -1,12 +1,13 @@
 """The README results table from finished or partial runs, on the items every run completed.
 
     python evals/scripts/table.py evals/results/agent_final evals/results/baseline_final [--only spider,bird,defog]
-    python evals/scripts/table.py evals/reports/2026-11-25h/agent_dev.predictions.jsonl ...   # committed runs
+    python evals/scripts/table.py evals/reports/2026-12-04/agent_full.predictions.jsonl ...   # committed runs
 
 Reads each run's ``predictions.jsonl`` (as scored by the harness) and prints one Markdown row per run and
-benchmark: execution accuracy on answerable items, refusal recall on must-refuse items and false refusals
-on answerable ones, tokens, model calls and seconds per question. Only item ids present in every run are counted, so
-partial runs compare fairly.
+benchmark, with the harness's own metrics (``nl2sql_agent.evals.metrics.group_metrics``, as in its
+``report.md``): execution accuracy on answerable items whose gold ran, refusals of must-refuse turns, false
+refusals of answerable turns, and tokens, model calls and seconds per item. Only item ids present in every
+run are counted, so partial runs compare fairly.
 """
 
 from __future__ import annotations
@@ -15,17 +16,15 @@ import argparse
 import json
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+
+from nl2sql_agent.evals.metrics import group_metrics
+from nl2sql_agent.evals.records import EvalRecord
+from nl2sql_agent.evals.runner import read_records
 
 
-def load(run: Path) -> dict[str, dict[str, Any]]:
+def load(run: Path) -> dict[str, EvalRecord]:
     """One run's scored records by item id: a run folder, or a predictions file kept in evals/reports/."""
-    records = {}
-    for line in (run if run.is_file() else run / "predictions.jsonl").read_text().splitlines():
-        if line.strip():
-            record = json.loads(line)
-            records[record["id"]] = record
-    return records
+    return {record.item_id: record for record in read_records(run if run.is_file() else run / "predictions.jsonl")}
 
 
 def predictor_name(run: Path) -> str:
@@ -34,6 +33,23 @@ def predictor_name(run: Path) -> str:
     if run_file.is_file():
         return str(json.loads(run_file.read_text())["predictor"])
     return run.name.removesuffix(".jsonl").removesuffix(".predictions")
+
+
+def row(name: str, benchmark: str, records: list[EvalRecord]) -> str:
+    """One Markdown table row of a run's records on one benchmark."""
+    metrics = group_metrics(records)
+    scored = metrics["answerable"] - metrics["gold_errors"]
+    refusal = metrics["refusal"]
+    answerable_turns = sum(1 for r in records for turn in r.score.turns if not turn.must_refuse)
+    accuracy = f"{metrics['correct']}/{scored} ({100 * metrics['correct'] / scored:.0f}%)" if scored else "-"
+    must_refuse = metrics["must_refuse_turns"]
+    refused = f"{refusal['true_positive']}/{must_refuse}" if must_refuse else "-"
+    false = f"{refusal['false_refusals']}/{answerable_turns}" if answerable_turns else "-"
+    return (
+        f"| {name} | {benchmark} | {len(records)} | {accuracy} | {refused} | {false} "
+        f"| {metrics['tokens_per_question']['mean']:.0f} | {metrics['llm_calls_per_question']:.2f} "
+        f"| {metrics['seconds_per_question']['mean']:.1f} |"
+    )
 
 
 def main() -> None:
@@ -46,8 +62,8 @@ def main() -> None:
     by_benchmark: dict[str, set[str]] = defaultdict(set)
     for records in runs.values():
         for record in records.values():
-            if not only or record["source"] in only:
-                by_benchmark[record["source"]].add(record["id"])
+            if not only or record.source in only:
+                by_benchmark[record.source].add(record.item_id)
     print(
         "| predictor | benchmark | items | execution accuracy | refused (must refuse) | false refusals | "
         "tokens/question | model calls/question | seconds/question |"
@@ -55,28 +71,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for benchmark, ids in sorted(by_benchmark.items()):
         common = sorted(i for i in ids if all(i in records for records in runs.values()))
-        if not common:
-            continue
-        for run, records in runs.items():
-            items = [records[i] for i in common]
-            answerable = [r for r in items if not r["must_refuse"]]
-            refusable = [r for r in items if r["must_refuse"]]
-            correct = sum(bool(r["score"]["correct"]) for r in answerable)
-            refused = sum(r["prediction"]["status"] == "refused" for r in refusable)
-            false_refusals = sum(r["prediction"]["status"] == "refused" for r in answerable)
-            tokens = sum(
-                r["prediction"]["usage"]["input_tokens"] + r["prediction"]["usage"]["output_tokens"] for r in items
-            ) / len(items)
-            calls = sum(r["prediction"]["usage"]["llm_calls"] for r in items) / len(items)
-            seconds = sum(r["prediction"]["seconds"] for r in items) / len(items)
-            accuracy = f"{correct}/{len(answerable)} ({100 * correct / len(answerable):.0f}%)" if answerable else "-"
-            refusal = f"{refused}/{len(refusable)}" if refusable else "-"
-            false = f"{false_refusals}/{len(answerable)}" if answerable else "-"
-            name = predictor_name(run)
-            print(
-                f"| {name} | {benchmark} | {len(items)} | {accuracy} | {refusal} | {false} | {tokens:.0f} "
-                f"| {calls:.2f} | {seconds:.1f} |"
-            )
+        if common:
+            for run, records in runs.items():
+                print(row(predictor_name(run), benchmark, [records[i] for i in common]))
 
 
 if __name__ == "__main__":
