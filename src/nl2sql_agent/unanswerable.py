@@ -16,6 +16,10 @@ from nl2sql_agent.intent import Vocabulary
 from nl2sql_agent.lexicon import FUNCTION_WORDS, stems
 from nl2sql_agent.sqltext import parse_or_none
 
+_DATE_PARTS = stems("year month week day hour minute second quarter epoch")
+"""Names a date function takes as an argument (``DATEDIFF(day, a, b)``, ``DATE_PART(day, x)``): parsed as
+columns, they are a draft's dialect slip, never data the database lacks."""
+
 
 def _unknown_names(tree: exp.Expr, catalog: SchemaCatalog) -> tuple[list[str], list[str]]:
     """The tables and the columns ``tree`` reads that the schema lacks."""
@@ -81,6 +85,8 @@ def missing_concepts(
     known = vocabulary.all | stems(hint)
     missing: list[str] = []
     for name in dict.fromkeys(unknown):
+        if stems(name) <= _DATE_PARTS:
+            continue
         from_question = (stems(name) - FUNCTION_WORDS) & asked
         if from_question and not from_question & known:
             missing.append(name)
