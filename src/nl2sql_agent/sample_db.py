@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nl2sql_agent.sqltext import quote_identifier
+
 SCHEMA_VERSION = 3
 """Stored as ``PRAGMA user_version``; bump it whenever the schema or the generated rows change."""
 SEED = 20240917
@@ -308,7 +310,7 @@ def _sqlite_ddl(table: _Table) -> str:
 
 
 def _pg_ddl(table: _Table, schema: str) -> list[str]:
-    qualified = f"{_pg_ident(schema)}.{table.name}"
+    qualified = f"{quote_identifier(schema)}.{table.name}"
     cols = []
     for col in table.columns:
         parts = [col.name, col.pg_type]
@@ -332,8 +334,8 @@ def _pg_foreign_keys(table: _Table, schema: str) -> list[str]:
         if col.references:
             ref_table, ref_col = col.references.split(".")
             statements.append(
-                f"ALTER TABLE {_pg_ident(schema)}.{table.name} ADD CONSTRAINT fk_{table.name}_{col.name} "
-                f"FOREIGN KEY ({col.name}) REFERENCES {_pg_ident(schema)}.{ref_table} ({ref_col})"
+                f"ALTER TABLE {quote_identifier(schema)}.{table.name} ADD CONSTRAINT fk_{table.name}_{col.name} "
+                f"FOREIGN KEY ({col.name}) REFERENCES {quote_identifier(schema)}.{ref_table} ({ref_col})"
             )
     return statements
 
@@ -345,10 +347,6 @@ def _index_statements(table: _Table, prefix: str = "") -> list[str]:
         for col in _UNIQUE_INDEXES.get(table.name, ())
     ]
     return statements
-
-
-def _pg_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _pg_literal(text: str) -> str:
@@ -814,22 +812,22 @@ def load_sample_into(url: str, *, schema: str = "public") -> None:
         raw = open_raw_connection(engine)
         try:
             cursor = raw.cursor()
-            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {_pg_ident(schema)}")
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(schema)}")
             for table in reversed(_TABLES):
-                cursor.execute(f"DROP TABLE IF EXISTS {_pg_ident(schema)}.{table.name} CASCADE")
+                cursor.execute(f"DROP TABLE IF EXISTS {quote_identifier(schema)}.{table.name} CASCADE")
             for table in _TABLES:
                 for statement in _pg_ddl(table, schema):
                     cursor.execute(statement)
                 columns = ", ".join(c.name for c in table.columns)
-                with cursor.copy(f"COPY {_pg_ident(schema)}.{table.name} ({columns}) FROM STDIN") as copy:
+                with cursor.copy(f"COPY {quote_identifier(schema)}.{table.name} ({columns}) FROM STDIN") as copy:
                     for row in rows[table.name]:
                         copy.write_row(row)
-                for statement in _index_statements(table, prefix=f"{_pg_ident(schema)}."):
+                for statement in _index_statements(table, prefix=f"{quote_identifier(schema)}."):
                     cursor.execute(statement)
             for table in _TABLES:
                 for statement in _pg_foreign_keys(table, schema):
                     cursor.execute(statement)
-                cursor.execute(f"ANALYZE {_pg_ident(schema)}.{table.name}")
+                cursor.execute(f"ANALYZE {quote_identifier(schema)}.{table.name}")
             raw.commit()
         except BaseException:
             raw.rollback()

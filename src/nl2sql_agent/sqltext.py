@@ -12,6 +12,11 @@ _CANNOT = re.compile(r"^\s*CANNOT ANSWER\s*:?\s*(.*)$", re.IGNORECASE | re.MULTI
 _START = re.compile(r"\b(WITH|SELECT)\b", re.IGNORECASE)
 
 
+def quote_identifier(name: str) -> str:
+    """``name`` as a double-quoted SQL identifier (inner quotes doubled), as SQLite and PostgreSQL read it."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def extract_sql(reply: str) -> tuple[str | None, str | None]:
     """``(sql, None)``, ``(None, reason)`` for a CANNOT ANSWER reply, or ``(None, None)`` when no SQL is there.
 

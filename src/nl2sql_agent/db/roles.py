@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from nl2sql_agent.db.engine import CONNECT_TIMEOUT_S, open_raw_connection, postgres_url
 from nl2sql_agent.errors import ConfigurationError
+from nl2sql_agent.sqltext import quote_identifier
 
 
 def create_readonly_role(
@@ -157,7 +158,7 @@ def _verify_sqlite(raw: Any) -> list[str]:
         # Header pragmas are not undone by ROLLBACK, so the probe writes back the value already there.
         probes.append(("PRAGMA write", f"PRAGMA user_version = {user_version}"))
     if table is not None:
-        quoted = '"' + table.replace('"', '""') + '"'
+        quoted = quote_identifier(table)
         probes += [
             (f"INSERT INTO {table}", f"INSERT INTO {quoted} SELECT * FROM {quoted} WHERE 0"),
             (f"DELETE FROM {table}", f"DELETE FROM {quoted} WHERE 0"),

@@ -44,11 +44,6 @@ def readonly_uri(path: str | Path) -> str:
     return f"file:{quote(str(Path(path).resolve()))}?mode=ro"
 
 
-def quoted_name(name: str) -> str:
-    """A SQLite identifier quoted for SQL text: in double quotes, inner double quotes doubled."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def connect_readonly(path: str | Path) -> sqlite3.Connection:
     """Open a read-only connection; missing files are an error instead of a new empty database."""
     if not Path(path).is_file():

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nl2sql_agent.evals.execution import connect_readonly, quoted_name
+from nl2sql_agent.evals.execution import connect_readonly
 from nl2sql_agent.evals.pg_databases import Builder
+from nl2sql_agent.sqltext import quote_identifier
 
 
 @dataclass(frozen=True)
@@ -134,14 +135,14 @@ def _describe(
     source: sqlite3.Connection, table: str
 ) -> tuple[list[_Column], list[str], list[tuple[list[str], str, list[str | None]]]]:
     """Columns with their PostgreSQL types, the primary key, and foreign keys ``(columns, table, columns)``."""
-    quoted = quoted_name(table)
+    quoted = quote_identifier(table)
     info = source.execute(f"PRAGMA table_info({quoted})").fetchall()
     columns: list[_Column] = []
     primary: list[tuple[int, str]] = []
     for _cid, raw_name, raw_type, _notnull, _default, pk in info:
         name = raw_name.decode()
         declared = (raw_type or b"").decode()
-        column = quoted_name(name)
+        column = quote_identifier(name)
         stored = {row[0].decode() for row in source.execute(f"SELECT DISTINCT typeof({column}) FROM {quoted}")}
         integral = "text" in stored and _integral_text(source, quoted, column)
         columns.append(_Column(name.lower(), _pg_type(declared, stored, integral)))
@@ -175,7 +176,7 @@ def _create_and_fill(connection: Any, source: sqlite3.Connection, table: str, co
     listed = sql.SQL(", ").join(sql.Identifier(column.name) for column in columns)
     types = [column.pg_type for column in columns]
     with connection.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(name, listed)) as copy:
-        for row in source.execute(f"SELECT * FROM {quoted_name(table)}"):
+        for row in source.execute(f"SELECT * FROM {quote_identifier(table)}"):
             copy.write_row([_cell(value, pg_type) for value, pg_type in zip(row, types, strict=True)])
 
 

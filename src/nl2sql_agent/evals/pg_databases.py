@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nl2sql_agent.db.engine import postgres_url
 from nl2sql_agent.errors import DatabaseUnavailableError
 from nl2sql_agent.evals.execution import libpq_url
 
@@ -17,10 +18,7 @@ Builder = Callable[[Any], None]
 
 def database_url(server_url: str, name: str) -> str:
     """``server_url`` (any database on the server) pointed at database ``name``, with psycopg as driver."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(server_url).set(drivername="postgresql+psycopg", database=name)
-    return url.render_as_string(hide_password=False)
+    return postgres_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
 def ensure_database(server_url: str, name: str, stamp: str, build: Builder) -> str:

@@ -13,8 +13,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from nl2sql_agent.evals.execution import connect_readonly, quoted_name
+from nl2sql_agent.evals.execution import connect_readonly
 from nl2sql_agent.evals.loaders import bench_dir
+from nl2sql_agent.sqltext import quote_identifier
 
 
 def schema_names(path: str | Path) -> frozenset[str]:
@@ -31,7 +32,7 @@ def _names_cached(path: str) -> frozenset[str]:
         ]
         found = {table.lower() for table in tables}
         for table in tables:
-            found.update(row[1].lower() for row in connection.execute(f"PRAGMA table_info({quoted_name(table)})"))
+            found.update(row[1].lower() for row in connection.execute(f"PRAGMA table_info({quote_identifier(table)})"))
     finally:
         connection.close()
     return frozenset(found)
