@@ -11,6 +11,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 
 from nl2sql_agent.errors import CheckpointerError, ConfigurationError
+from nl2sql_agent.servicedb import psycopg_url
 
 Closer = Callable[[], None]
 
@@ -57,9 +58,8 @@ def _postgres(url: str) -> tuple[BaseCheckpointSaver[str], Closer]:
         from psycopg_pool import ConnectionPool
     except ImportError as exc:
         raise ConfigurationError("PostgreSQL memory needs: pip install 'nl2sql-agent[postgres]'") from exc
-    conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
     pool: ConnectionPool = ConnectionPool(
-        conninfo,
+        psycopg_url(url),
         min_size=1,
         max_size=8,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row, "connect_timeout": 5},

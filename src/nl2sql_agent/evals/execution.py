@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from nl2sql_agent.servicedb import psycopg_url
+
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_ROWS = 200_000
 """Results larger than this are cut and marked ``truncated``; such a result never matches."""
@@ -60,12 +62,6 @@ def connect_readonly(path: str | Path) -> sqlite3.Connection:
 def is_server_url(target: str | Path) -> bool:
     """Whether ``target`` is a PostgreSQL URL rather than a SQLite file's path."""
     return str(target).startswith(("postgresql:", "postgresql+", "postgres:"))
-
-
-def libpq_url(url: str) -> str:
-    """A SQLAlchemy PostgreSQL URL (``postgresql+psycopg://...``) in the form libpq and psycopg take."""
-    scheme, separator, rest = url.partition("://")
-    return f"postgresql{separator}{rest}" if scheme.startswith("postgres") else url
 
 
 def run_query(
@@ -121,7 +117,7 @@ def _run_postgres(url: str, sql: str, *, timeout_s: float, max_rows: int) -> Que
 
     started = time.monotonic()
     try:
-        connection = psycopg.connect(libpq_url(url), connect_timeout=max(1, round(timeout_s)))
+        connection = psycopg.connect(psycopg_url(url), connect_timeout=max(1, round(timeout_s)))
     except psycopg.Error as error:
         raise ExecutionFailed("unavailable", " ".join(str(error).split())) from error
     connection.read_only = True  # the transaction below is READ ONLY: any write fails inside PostgreSQL

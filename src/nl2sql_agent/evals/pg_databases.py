@@ -10,7 +10,7 @@ from typing import Any
 
 from nl2sql_agent.db.engine import postgres_url
 from nl2sql_agent.errors import DatabaseUnavailableError
-from nl2sql_agent.evals.execution import libpq_url
+from nl2sql_agent.servicedb import psycopg_url
 
 Builder = Callable[[Any], None]
 """Fills a new, empty database through a psycopg connection (its transaction is committed after)."""
@@ -34,7 +34,7 @@ def ensure_database(server_url: str, name: str, stamp: str, build: Builder) -> s
     from psycopg import sql
 
     try:
-        admin_connection = psycopg.connect(libpq_url(server_url), autocommit=True, connect_timeout=10)
+        admin_connection = psycopg.connect(psycopg_url(server_url), autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as error:
         raise DatabaseUnavailableError(
             f"cannot reach PostgreSQL to load the benchmarks: {' '.join(str(error).split())}",
@@ -48,7 +48,7 @@ def ensure_database(server_url: str, name: str, stamp: str, build: Builder) -> s
             if _stamp(admin, name) != stamp:
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
                 admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-                with psycopg.connect(libpq_url(database_url(server_url, name))) as target:
+                with psycopg.connect(psycopg_url(database_url(server_url, name))) as target:
                     build(target)
                     target.commit()
                 admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(stamp)))
