@@ -11,9 +11,10 @@ DIALECT_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 # The 1.5B model's favourite mistakes are MySQL-isms; the hints name the dialect's own spelling.
 DIALECT_HINTS = {
     "sqlite": (
-        "- SQLite has no YEAR(), MONTH(), DATE_TRUNC(), EXTRACT(), NOW() or INTERVAL. Dates are TEXT "
-        "'YYYY-MM-DD': strftime('%Y', col) = '2024' for a year, strftime('%Y-%m', col) for a month, "
-        "col BETWEEN '2024-01-01' AND '2024-12-31' for ranges, date('{today}', '-30 days') for date math.\n"
+        "- SQLite has no YEAR(), MONTH(), DATE_TRUNC(), EXTRACT(), NOW(), DATEDIFF() or INTERVAL. Dates are "
+        "TEXT 'YYYY-MM-DD': strftime('%Y', col) = '2024' for a year, strftime('%Y-%m', col) for a month, "
+        "col BETWEEN '2024-01-01' AND '2024-12-31' for ranges. Relative to today: col >= date('now', '-7 days'), "
+        "date('now', '-6 months'), date('now', 'start of month'); days between: julianday(b) - julianday(a).\n"
         "- LIMIT n, not TOP n. || joins strings. Integer division truncates: multiply by 1.0 for ratios."
     ),
     "postgres": (

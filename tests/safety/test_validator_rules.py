@@ -289,8 +289,13 @@ def test_row_filter_columns_cannot_bind_to_an_outer_query(db: sqlite3.Connection
         ),
         ("SELECT YEAR(order_date) FROM orders", "function YEAR does not exist in SQLite; use strftime('%Y', col)"),
         (
+            "SELECT DATEDIFF('day', '2024-01-01', order_date) FROM orders",
+            "function DATEDIFF does not exist in SQLite; use julianday(a) - julianday(b) for days",
+        ),
+        (
             "SELECT id FROM orders WHERE order_date > date('now') - INTERVAL '30' DAY",
-            "INTERVAL does not exist in SQLite; use date(col, '-30 days') or datetime(col, '+2 hours')",
+            "INTERVAL does not exist in SQLite; use date(col, '-N days') or datetime(col, '+N hours'), "
+            "with the question's own N",
         ),
     ],
 )

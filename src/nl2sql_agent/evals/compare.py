@@ -51,21 +51,65 @@ def gold_is_ordered(sql: str, dialect: str = "sqlite") -> bool:
         >>> gold_is_ordered("SELECT * FROM (SELECT a FROM t ORDER BY a LIMIT 3)")
         False
     """
+    return _outermost_ordered(sql, dialect) is not None
+
+
+def gold_tie_columns(sql: str, dialect: str = "sqlite") -> tuple[int, ...]:
+    """The output columns the outermost ``ORDER BY`` of ``sql`` sorts on, when every sort key is one of them.
+
+    Rows equal on all of these columns are ties, and SQL leaves their order open: a prediction may list them
+    in another order and still be right. ``()`` when the query is unordered or sorts on something it does
+    not return (then the order is compared row by row).
+
+    Example:
+        >>> gold_tie_columns("SELECT name, COUNT(*) AS n FROM t GROUP BY name ORDER BY n DESC")
+        (1,)
+        >>> gold_tie_columns("SELECT name FROM t ORDER BY age")
+        ()
+    """
+    query = _outermost_ordered(sql, dialect)
+    if query is None:
+        return ()
+    projections = query.selects
+    indexes: list[int] = []
+    for ordered in query.args["order"].expressions:
+        index = _output_index(ordered.this, projections)
+        if index is None:
+            return ()
+        indexes.append(index)
+    return tuple(dict.fromkeys(indexes))
+
+
+def _outermost_ordered(sql: str, dialect: str) -> exp.Query | None:
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except SqlglotError:
-        return False
+        return None
     if len(statements) != 1:
-        return False
+        return None
     node: Any = statements[0]
     while True:
         if node.args.get("order") is not None:
-            return True
+            return node if isinstance(node, exp.Query) else None
         # "(SELECT ... ORDER BY x)" at top level: the parentheses change nothing.
         if isinstance(node, exp.Subquery | exp.Paren) and node.this is not None:
             node = node.this
             continue
-        return False
+        return None
+
+
+def _output_index(key: exp.Expression, projections: Sequence[exp.Expression]) -> int | None:
+    """Which output column a sort key is: by position (``ORDER BY 2``), alias or the same expression."""
+    if isinstance(key, exp.Literal) and key.is_int:
+        position = int(key.this) - 1
+        return position if 0 <= position < len(projections) else None
+    text = key.sql().lower()
+    for index, projection in enumerate(projections):
+        if isinstance(key, exp.Column) and not key.table and projection.alias_or_name.lower() == key.name.lower():
+            return index
+        if projection.unalias().sql().lower() == text:
+            return index
+    return None
 
 
 StatementKind = Literal["query", "multiple", "write", "unparsed"]
@@ -177,8 +221,24 @@ def _multiset_equal(gold: Sequence[tuple[Any, ...]], pred: Sequence[tuple[Any, .
     return not pool
 
 
-def _ordered_equal(gold: Sequence[tuple[Any, ...]], pred: Sequence[tuple[Any, ...]]) -> bool:
-    return len(gold) == len(pred) and all(rows_equal(g, p) for g, p in zip(gold, pred, strict=True))
+def _ordered_equal(
+    gold: Sequence[tuple[Any, ...]], pred: Sequence[tuple[Any, ...]], ties: tuple[int, ...] = ()
+) -> bool:
+    """Row by row, except that a run of gold rows tied on every sort column may come in any order."""
+    if len(gold) != len(pred):
+        return False
+    if not ties:
+        return all(rows_equal(g, p) for g, p in zip(gold, pred, strict=True))
+    start = 0
+    while start < len(gold):
+        key = [gold[start][i] for i in ties]
+        end = start + 1
+        while end < len(gold) and rows_equal([gold[end][i] for i in ties], key):
+            end += 1
+        if not _multiset_equal(gold[start:end], pred[start:end]):
+            return False
+        start = end
+    return True
 
 
 def _column_compatible(gold: Sequence[tuple[Any, ...]], pred: Sequence[tuple[Any, ...]], g: int, p: int) -> bool:
@@ -213,6 +273,7 @@ def results_match(
     *,
     ordered: bool = False,
     rule: MatchRule = "exact",
+    ties: tuple[int, ...] = (),
 ) -> bool:
     """Whether ``pred`` answers the same as ``gold`` under the module's rules.
 
@@ -220,6 +281,8 @@ def results_match(
         gold: Result of the gold query.
         pred: Result of the predicted query.
         ordered: Compare rows as sequences (the gold query's outermost query orders).
+        ties: Gold columns holding every sort key (:func:`gold_tie_columns`): rows equal on them may come
+            in any order among themselves. Empty: the order is compared row by row.
         rule: ``exact`` needs the same number of columns; ``subset`` lets ``pred`` carry extra columns.
     """
     if gold.truncated or pred.truncated:
@@ -231,7 +294,10 @@ def results_match(
     gold_width, pred_width = len(gold.rows[0]), len(pred.rows[0])
     if gold_width > pred_width or (rule == "exact" and gold_width != pred_width):
         return False
-    compare = _ordered_equal if ordered else _multiset_equal
+
+    def compare(gold_rows: Sequence[tuple[Any, ...]], pred_rows: Sequence[tuple[Any, ...]]) -> bool:
+        return _ordered_equal(gold_rows, pred_rows, ties) if ordered else _multiset_equal(gold_rows, pred_rows)
+
     identity = tuple(range(gold_width))
     # Fast path: the predicted columns are already in the gold's order.
     if gold_width == pred_width and compare(gold.rows, pred.rows):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from nl2sql_agent.evals.compare import gold_is_ordered, results_match, statement_kind
+from nl2sql_agent.evals.compare import gold_is_ordered, gold_tie_columns, results_match, statement_kind
 from nl2sql_agent.evals.execution import DEFAULT_TIMEOUT_S, ExecutionFailed, QueryResult, run_query
 from nl2sql_agent.evals.gold import expand_gold
 from nl2sql_agent.evals.items import BenchItem, EvalTurn, MatchRule
@@ -97,7 +97,8 @@ def score_turn(
         unsafe = failure.kind == "readonly"
         return TurnScore(False, False, False, pred_error=failure.kind, unsafe_sql=unsafe, gold_error=gold_error)
     for index, (query, gold) in enumerate(golds):
-        if results_match(gold, predicted, ordered=gold_is_ordered(query, dialect), rule=rule):
+        ordered, ties = gold_is_ordered(query, dialect), gold_tie_columns(query, dialect)
+        if results_match(gold, predicted, ordered=ordered, rule=rule, ties=ties):
             return TurnScore(True, False, False, matched_gold=index)
     return TurnScore(False, False, False, gold_error=gold_error)
 

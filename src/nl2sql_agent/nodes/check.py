@@ -13,7 +13,9 @@ from nl2sql_agent.errors import SQLValidationError, UnsafeSQLError
 from nl2sql_agent.measures import stand_in
 from nl2sql_agent.nodes.routing import retry_or_give_up, then
 from nl2sql_agent.safety import ValidatedQuery, validate_sql
+from nl2sql_agent.safety.arithmetic import tidy_arithmetic
 from nl2sql_agent.safety.autofix import autofix
+from nl2sql_agent.safety.grouping import tidy_grouping
 from nl2sql_agent.safety.joins import tidy_joins
 from nl2sql_agent.state import AgentState
 
@@ -29,7 +31,7 @@ def check_sql(state: AgentState, runtime: Runtime[RunContext]) -> Checked:
 def _check(state: AgentState, ctx: RunContext) -> dict[str, Any]:
     draft = state.get("draft") or ""
     try:
-        query = _validated(draft, state["question"], ctx)
+        query = validated(draft, state["question"], ctx)
     except SQLValidationError as exc:
         return _rejected(state, draft, exc.code, "; ".join(exc.issues))
     except UnsafeSQLError as exc:
@@ -58,15 +60,24 @@ def _check(state: AgentState, ctx: RunContext) -> dict[str, Any]:
     return {"sql": query.sql, "capped": query.limit >= ctx.policy.max_rows}
 
 
-def _validated(draft: str, question: str, ctx: RunContext) -> ValidatedQuery:
-    """The validated draft, its joins tidied first (see :mod:`~nl2sql_agent.safety.joins`)."""
-    tidied = tidy_joins(draft, dialect=ctx.dialect, catalog=ctx.db_catalog, question=question)
+def validated(draft: str, question: str, ctx: RunContext) -> ValidatedQuery:
+    """The validated draft, tidied first: its joins (:mod:`~nl2sql_agent.safety.joins`), its arithmetic
+    (:mod:`~nl2sql_agent.safety.arithmetic`) and its grouping (:mod:`~nl2sql_agent.safety.grouping`)."""
+    tidied = _tidied(draft, question, ctx)
     if tidied is not None:
         try:
             return _fixed_or_raised(tidied, question, ctx)
         except (SQLValidationError, UnsafeSQLError):
             pass  # tidying must never cost a draft: the draft as written gets its own chance
     return _fixed_or_raised(draft, question, ctx)
+
+
+def _tidied(draft: str, question: str, ctx: RunContext) -> str | None:
+    sql = draft
+    sql = tidy_joins(sql, dialect=ctx.dialect, catalog=ctx.db_catalog, question=question) or sql
+    sql = tidy_arithmetic(sql, dialect=ctx.dialect, catalog=ctx.db_catalog, question=question) or sql
+    sql = tidy_grouping(sql, dialect=ctx.dialect, question=question) or sql
+    return sql if sql != draft else None
 
 
 def _fixed_or_raised(draft: str, question: str, ctx: RunContext) -> ValidatedQuery:

@@ -161,7 +161,11 @@ DIALECT_HINTS: dict[str, dict[str, str]] = {
         "date_add": "function DATE_ADD does not exist in SQLite; use date(col, '+N days')",
         "date_sub": "function DATE_SUB does not exist in SQLite; use date(col, '-N days')",
         "age": "function AGE does not exist in SQLite; use julianday(a) - julianday(b)",
-        "interval": "INTERVAL does not exist in SQLite; use date(col, '-30 days') or datetime(col, '+2 hours')",
+        "interval": (
+            "INTERVAL does not exist in SQLite; use date(col, '-N days') or datetime(col, '+N hours'), "
+            "with the question's own N"
+        ),
+        "datediff": "function DATEDIFF does not exist in SQLite; use julianday(a) - julianday(b) for days",
         "string_agg": "use group_concat(col, sep) in SQLite",
     },
     "postgres": {
@@ -191,7 +195,7 @@ DIALECT_MISSING: dict[str, dict[type[exp.Expression], str]] = {
         exp.Year: "year", exp.Month: "month", exp.Day: "day", exp.Quarter: "quarter",
         exp.Week: "week", exp.DayOfWeek: "dayofweek", exp.DayOfYear: "dayofyear",
         exp.DateTrunc: "date_trunc", exp.TimestampTrunc: "date_trunc", exp.Extract: "extract",
-        exp.Interval: "interval",
+        exp.Interval: "interval", exp.DateDiff: "datediff",
     },
     "postgres": {},
 }  # fmt: skip

@@ -26,7 +26,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from nl2sql_agent.db.types import SchemaCatalog, TableInfo
-from nl2sql_agent.lexicon import FUNCTION_WORDS, stems
+from nl2sql_agent.lexicon import FUNCTION_WORDS, stems, stems_of
 from nl2sql_agent.safety.autofix import joined_tables, key_condition, key_pairs, put_between
 from nl2sql_agent.sqltext import parse_or_none
 
@@ -181,43 +181,73 @@ def _correlate_exists(tree: exp.Expr, catalog: SchemaCatalog) -> bool:
 
 
 def _drop_unread_joins(select: exp.Select, catalog: SchemaCatalog, asked: frozenset[str]) -> bool:
-    if select.args.get("group") or any(True for _ in select.find_all(exp.Count)):
-        # COUNT(*) over a join counts the joined rows: the join is the question. An AVG or a SUM of the
-        # other tables' columns is not: repeated rows only weigh them wrongly.
-        return False
     if select.args.get("distinct"):
         return False  # DISTINCT over a join reads as "those that have one": the join is the filter
     if any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.is_star) for e in select.expressions):
         return False
+    # COUNT(*) over a join counts the joined rows: there the join is the question unless the question never
+    # names what only the joined table is about ("publications in each journal" through
+    # publication_keyword). An AVG or a SUM of the other tables' columns is weighed wrongly by repeats.
+    counted = bool(select.args.get("group")) or any(True for _ in select.find_all(exp.Count))
     changed = False
     tables = joined_tables(select)
     for join, table in tables:
         if join is None or join.side or (join.kind or "INNER").upper() != "INNER":
             continue
-        if not _is_column_pair(join.args.get("on")):
+        condition = join.args.get("on")
+        if not _is_column_pair(condition):
             continue
         name = table.name.lower()
         if sum(1 for t in select.find_all(exp.Table) if t.name.lower() == name) > 1:
             continue  # a self-join compares rows of one table: never "unread"
-        if stems(name) - FUNCTION_WORDS <= asked:
+        own = stems(name) - FUNCTION_WORDS
+        if counted:
+            # Only a key of one name on both sides (``p.pid = pk.pid``): ``a.airportcode = f.destairport``
+            # for "the most frequent destination" counts the rows the question is about.
+            others = stems_of(t.name for _, t in tables if t is not table)
+            if not own - others or (own - others) & asked or not _same_name_key(condition):
+                continue
+        elif own <= asked:
             continue  # "singers who performed in a concert": the question asks for the match
-        if not _is_read_outside(select, join, table, catalog):
+        through = _read_only_through_key(select, join, table, condition, catalog)
+        if through is not None:
+            for read, replacement in through:
+                read.replace(replacement.copy())
             join.pop()
             changed = True
     return changed
 
 
-def _is_read_outside(select: exp.Select, join: exp.Join, table: exp.Table, catalog: SchemaCatalog) -> bool:
-    """Whether any column outside ``join``'s own condition reads ``table`` (bare names count if it has them)."""
+def _same_name_key(condition: exp.EQ) -> bool:
+    return condition.this.name.lower() == condition.expression.name.lower()
+
+
+def _read_only_through_key(
+    select: exp.Select, join: exp.Join, table: exp.Table, condition: exp.EQ, catalog: SchemaCatalog
+) -> list[tuple[exp.Column, exp.Column]] | None:
+    """The reads of ``table`` outside ``join``, each paired with the other side of the key it was joined on;
+    ``None`` if it is read otherwise (any other column: the table is read, the join stays)."""
     alias = table.alias_or_name.lower()
+    mine, theirs = condition.this, condition.expression
+    if mine.table.lower() != alias:
+        mine, theirs = theirs, mine
+    if mine.table.lower() != alias or theirs.table.lower() == alias:
+        return None
+    reads: list[tuple[exp.Column, exp.Column]] = []
     info = catalog.table(table.name)
     own = {c.name.lower() for c in info.columns} if info is not None else set()
     for column in select.find_all(exp.Column):
         if _inside(column, join):
             continue
-        if column.table.lower() == alias or (not column.table and (column.name.lower() in own or column.is_star)):
-            return True
-    return False
+        if column.is_star and not column.table:
+            return None
+        if column.table.lower() == alias:
+            if column.name.lower() != mine.name.lower():
+                return None
+            reads.append((column, theirs))
+        elif not column.table and column.name.lower() in own:
+            return None
+    return reads
 
 
 def _inside(node: exp.Expression, ancestor: exp.Expression) -> bool:
