@@ -18,7 +18,7 @@ from pathlib import Path
 
 from nl2sql_agent import Agent
 from nl2sql_agent.errors import Nl2SqlError
-from nl2sql_agent.evals.agent_predictor import eval_settings_factory
+from nl2sql_agent.evals.agent_predictor import EVAL_MAX_ROWS, eval_settings_factory
 from nl2sql_agent.evals.loaders import load_benchmarks
 from nl2sql_agent.evals.prediction import TurnPrediction
 from nl2sql_agent.evals.scoring import score_turn
@@ -49,7 +49,7 @@ def main() -> None:
                 agents[item.db_url] = Agent.from_settings(settings(item.db_url))
             context = agents[item.db_url].context()
             try:
-                sql = validated(prediction["sql"], item.question, context).sql
+                sql = validated(_as_drafted(prediction["sql"]), item.question, context).sql
             except Nl2SqlError:
                 sql = None
             was = bool(record["score"]["correct"])
@@ -65,6 +65,11 @@ def main() -> None:
         print(f"{source}: gained {counts['GAINED']}, lost {counts['LOST']}, changed but same {counts['SAME']}")
     for agent in agents.values():
         agent.close()
+
+
+def _as_drafted(sql: str) -> str:
+    """The stored SQL without the row cap the check stage added (the draft had no LIMIT of its own)."""
+    return sql.removesuffix(f" LIMIT {EVAL_MAX_ROWS}")
 
 
 def _same(left: str, right: str) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from nl2sql_agent.evals.compare import gold_is_ordered, results_match, statement_kind, values_equal
+from nl2sql_agent.evals.compare import gold_is_ordered, gold_tie_columns, results_match, statement_kind, values_equal
 from nl2sql_agent.evals.execution import QueryResult
 
 
@@ -118,6 +118,37 @@ def test_column_permutation_keeps_row_order_when_ordered() -> None:
     gold = result(("a", 1), ("b", 2))
     assert results_match(gold, result((1, "a"), (2, "b")), ordered=True)
     assert not results_match(gold, result((2, "b"), (1, "a")), ordered=True)
+
+
+@pytest.mark.parametrize(
+    ("sql", "ties"),
+    [
+        ("SELECT name, COUNT(*) AS n FROM t GROUP BY name ORDER BY n DESC", (1,)),  # by alias
+        ("SELECT name, COUNT(*) FROM t GROUP BY name ORDER BY COUNT(*) DESC, name", (1, 0)),  # by expression
+        ("SELECT t.name, t.age FROM t ORDER BY 2", (1,)),  # by position
+        ("SELECT t.name, t.age FROM t ORDER BY t.age", (1,)),  # the same qualified column
+        ("SELECT name FROM t ORDER BY age", ()),  # a key it does not return: row by row
+        ("SELECT name, age FROM t ORDER BY age, height", ()),
+        ("SELECT name FROM t", ()),
+    ],
+)
+def test_tie_columns_are_the_returned_sort_keys(sql: str, ties: tuple[int, ...]) -> None:
+    assert gold_tie_columns(sql) == ties
+
+
+def test_rows_tied_on_every_sort_key_may_come_in_any_order() -> None:
+    gold = result(("ICML", 3), ("ISA", 1), ("AAAS", 1))
+    tied_other_way = result(("ICML", 3), ("AAAS", 1), ("ISA", 1))
+    assert results_match(gold, tied_other_way, ordered=True, ties=(1,))
+    assert not results_match(gold, tied_other_way, ordered=True)  # no sort columns known: row by row
+    # Out of order across different sort values is still wrong, and so are other rows in the tie.
+    assert not results_match(gold, result(("ISA", 1), ("ICML", 3), ("AAAS", 1)), ordered=True, ties=(1,))
+    assert not results_match(gold, result(("ICML", 3), ("ISA", 1), ("XYZ", 1)), ordered=True, ties=(1,))
+    # Through a column permutation and the subset rule, the ties follow the gold's columns.
+    wider = result((1, "AAAS", "x"), (3, "ICML", "y"), (1, "ISA", "z"))
+    assert not results_match(gold, wider, ordered=True, ties=(1,), rule="subset")
+    wider = result((3, "ICML", "y"), (1, "AAAS", "x"), (1, "ISA", "z"))
+    assert results_match(gold, wider, ordered=True, ties=(1,), rule="subset")
 
 
 def test_exact_rule_needs_the_same_width_and_subset_rule_allows_extra_columns() -> None:

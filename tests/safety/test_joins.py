@@ -163,5 +163,56 @@ def test_no_key_or_two_keys_leave_a_self_comparison_to_the_validator_and_model(
     assert tidy_joins("not SQL at all (", dialect="sqlite", catalog=catalog) is None
 
 
+def test_under_a_count_a_link_table_the_question_never_names_is_dropped(heroes: tuple[Path, SchemaCatalog]) -> None:
+    path, catalog = heroes
+    # "publications at each conference": the author link repeats each publication once per author.
+    draft = (
+        "SELECT c.name, COUNT(w.pid) AS n FROM conference AS c JOIN publication AS p ON p.cid = c.cid "
+        "JOIN writes AS w ON p.pid = w.pid GROUP BY c.name"
+    )
+    question = "How many publications were presented at each conference?"
+    tidied = tidy_joins(draft, dialect="sqlite", catalog=catalog, question=question)
+    assert tidied == (
+        "SELECT c.name, COUNT(p.pid) AS n FROM conference AS c JOIN publication AS p ON p.cid = c.cid GROUP BY c.name"
+    )
+    assert rows(path, tidied) == [("AAAS", 1), ("ICML", 2)]
+    # A later join read through the dropped table's key is put on the key it equals.
+    through = (
+        "SELECT c.name, COUNT(*) FROM conference AS c JOIN publication AS p ON c.cid = p.cid "
+        "JOIN writes AS w ON p.pid = w.pid JOIN publication AS q ON w.pid = q.pid GROUP BY c.name"
+    )
+    tidied = tidy_joins(through, dialect="sqlite", catalog=catalog, question=question)
+    assert tidied is not None and "writes" not in tidied and "ON p.pid = q.pid" in tidied
+
+
+@pytest.mark.parametrize(
+    ("draft", "question"),
+    [
+        # The question names what only the joined table is about: its rows are counted.
+        (
+            "SELECT c.name, COUNT(*) FROM conference AS c JOIN publication AS p ON p.cid = c.cid "
+            "JOIN writes AS w ON p.pid = w.pid GROUP BY c.name",
+            "How many writes were made at each conference?",
+        ),
+        # A key of two names ("the most frequent destination"): the join picks which rows count.
+        (
+            "SELECT s.superhero_name, COUNT(*) FROM superhero AS s JOIN hero_power AS hp ON s.id = hp.hero_id "
+            "GROUP BY s.superhero_name",
+            "Which name comes up most often?",
+        ),
+        # Another column of the joined table is read.
+        (
+            "SELECT c.name, COUNT(DISTINCT w.aid) FROM conference AS c JOIN publication AS p ON p.cid = c.cid "
+            "JOIN writes AS w ON p.pid = w.pid GROUP BY c.name",
+            "How many publications were presented at each conference?",
+        ),
+    ],
+)
+def test_under_a_count_joins_that_carry_meaning_are_kept(
+    heroes: tuple[Path, SchemaCatalog], draft: str, question: str
+) -> None:
+    assert tidy_joins(draft, dialect="sqlite", catalog=catalog_of(heroes), question=question) is None
+
+
 def catalog_of(heroes: tuple[Path, SchemaCatalog]) -> SchemaCatalog:
     return heroes[1]

@@ -53,6 +53,13 @@ def test_not_in_subquery_skips_nulls(sample_db_path: Path) -> None:
     assert safe == expected > 0
 
 
+def test_null_guard_is_added_once_when_a_query_is_validated_again() -> None:
+    sql = "SELECT c.customer_id FROM customers AS c WHERE c.customer_id NOT IN (SELECT s.customer_id FROM sales AS s)"
+    once = validate_sql(sql, dialect="sqlite", catalog=CATALOG).sql
+    assert once.count("IS NULL") == 1
+    assert validate_sql(once, dialect="sqlite", catalog=CATALOG).sql == once
+
+
 def test_unqualified_column_of_another_table_names_it() -> None:
     assert issues("SELECT segment FROM sales") == [
         "unknown column segment (sales has no segment); segment is a column of customers: join that table to use it"

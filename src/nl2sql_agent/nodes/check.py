@@ -17,6 +17,7 @@ from nl2sql_agent.safety.arithmetic import tidy_arithmetic
 from nl2sql_agent.safety.autofix import autofix
 from nl2sql_agent.safety.grouping import tidy_grouping
 from nl2sql_agent.safety.joins import tidy_joins
+from nl2sql_agent.safety.ordering import tidy_ordering
 from nl2sql_agent.state import AgentState
 
 Checked = Command[Literal["execute_sql", "draft_sql", "refuse", "give_up"]]
@@ -62,7 +63,8 @@ def _check(state: AgentState, ctx: RunContext) -> dict[str, Any]:
 
 def validated(draft: str, question: str, ctx: RunContext) -> ValidatedQuery:
     """The validated draft, tidied first: its joins (:mod:`~nl2sql_agent.safety.joins`), its arithmetic
-    (:mod:`~nl2sql_agent.safety.arithmetic`) and its grouping (:mod:`~nl2sql_agent.safety.grouping`)."""
+    (:mod:`~nl2sql_agent.safety.arithmetic`), its grouping (:mod:`~nl2sql_agent.safety.grouping`) and the
+    order of a breakdown's rows (:mod:`~nl2sql_agent.safety.ordering`)."""
     tidied = _tidied(draft, question, ctx)
     if tidied is not None:
         try:
@@ -77,6 +79,7 @@ def _tidied(draft: str, question: str, ctx: RunContext) -> str | None:
     sql = tidy_joins(sql, dialect=ctx.dialect, catalog=ctx.db_catalog, question=question) or sql
     sql = tidy_arithmetic(sql, dialect=ctx.dialect, catalog=ctx.db_catalog, question=question) or sql
     sql = tidy_grouping(sql, dialect=ctx.dialect, question=question) or sql
+    sql = tidy_ordering(sql, dialect=ctx.dialect) or sql
     return sql if sql != draft else None
 
 

@@ -7,12 +7,12 @@
    a literal (``minutes / 60`` may be a unit conversion that wants whole units), nor when the question
    asks for an integer.
 2. Years held as numbers. ``STRFTIME('%Y', publication.year)`` on an INTEGER ``year`` column reads 2021 as
-   a Julian day number, a year in the 4th millennium BC. The year column already is the year.
-3. Times held as Unix epochs. ``STRFTIME('%Y-%m', flight.departure_time)`` on an integer column whose
-   values are Unix seconds: SQLite reads a bare number as a Julian day, so the epoch needs its
-   ``'unixepoch'`` modifier.
+   a Julian day number, a year in the 5th millennium BC. The year column already is the year.
+3. Times held as Unix epochs. ``STRFTIME('%Y-%m', flight.departure_time)`` on an INTEGER column named as a
+   point in time: SQLite reads a bare number as a Julian day, so the epoch needs its ``'unixepoch'``
+   modifier (not for milliseconds, ``..._ms``, which no modifier reads).
 
-Types come from the catalog's declared column types, never from guessing at names alone.
+Types come from the catalog's declared column types; only the two date rules also read the column's name.
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ from __future__ import annotations
 from sqlglot import exp
 
 from nl2sql_agent.db.types import ColumnInfo, SchemaCatalog
-from nl2sql_agent.lexicon import stems
+from nl2sql_agent.lexicon import stems, words
 from nl2sql_agent.safety.autofix import joined_tables
 from nl2sql_agent.sqltext import parse_or_none
 
 _WHOLE_NUMBER_WORDS = frozenset({"integer", "whole", "truncate", "floor", "round", "rounded"})
-_EPOCH_FLOOR = 100_000_000
-"""Unix seconds after 1973; a Julian day number or a year is far below this."""
+_YEAR_WORDS = frozenset({"year", "yr"})
+_TIME_WORDS = frozenset({"time", "timestamp", "ts", "at", "date", "datetime", "epoch"})
+"""An integer column named as a point in time holds Unix seconds: ISO text cannot be an integer."""
+_SUBSECOND_WORDS = frozenset({"ms", "millis", "milliseconds", "us", "ns"})
 _DATE_FUNCTIONS = ("strftime", "date", "datetime", "julianday")
 
 
@@ -132,13 +134,12 @@ def _numeric_dates(select: exp.Select, columns: _Columns) -> bool:
         info = columns.info(target)
         if info is None or "int" not in (info.type or "").lower():
             continue
-        numbers = [int(s) for s in info.samples if s.lstrip("-").isdigit()]
-        if not numbers:
-            continue
-        if fmt == "%Y" and all(0 < n < 10_000 for n in numbers):
+        # The catalog keeps no sample values of numeric columns: the name says what the number counts.
+        named = set(words(info.name))
+        if fmt == "%Y" and named & _YEAR_WORDS:
             call.replace(target.copy())  # the year itself; SQLite compares it with '2021' as a number
             changed = True
-        elif all(n > _EPOCH_FLOOR for n in numbers):
+        elif named & _TIME_WORDS and not named & _SUBSECOND_WORDS:
             modifier = exp.Literal.string("unixepoch")
             call.replace(exp.Anonymous(this="STRFTIME", expressions=[exp.Literal.string(fmt), target.copy(), modifier]))
             changed = True

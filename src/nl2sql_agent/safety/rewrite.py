@@ -144,4 +144,9 @@ def null_safe_not_in(query: exp.Query) -> None:
             continue
         value = select.expressions[0]
         value = value.this if isinstance(value, exp.Alias) else value
-        select.where(exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null())), append=True, copy=False)
+        guard = exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null()))
+        where = select.args.get("where")
+        conjuncts = list(where.this.flatten()) if where is not None and isinstance(where.this, exp.And) else []
+        if where is not None and guard in [*conjuncts, where.this]:
+            continue  # already skips NULLs (a query validated twice gets one guard)
+        select.where(guard, append=True, copy=False)
