@@ -167,3 +167,31 @@ def test_a_shared_alias_joined_on_one_column_name_puts_one_side_on_each_table(
     assert fixed is not None and "s.airline_code = airline.airline_code" in fixed
     checked = validate_sql(fixed, dialect="sqlite", catalog=catalog)
     assert sorted(rows(path, checked.sql)) == [("Delta", 2), ("United", 1)]
+
+
+def test_a_qualifier_naming_nothing_in_the_query_goes_to_the_one_table_with_the_column(
+    heroes: tuple[Path, SchemaCatalog],
+) -> None:
+    path, catalog = heroes
+    draft = (
+        "SELECT T1.superhero_name, T3.power_name FROM superhero AS T1 JOIN hero_power AS T2 ON T1.id = T2.hero_id "
+        "JOIN superpower AS T4 ON T2.power_id = T4.id WHERE T1.height_cm > 200"
+    )
+    fixed = autofix(draft, dialect="sqlite", catalog=catalog)
+    assert fixed is not None and "T4.power_name" in fixed
+    assert rows(path, validate_sql(fixed, dialect="sqlite", catalog=catalog).sql) == [("Hulk", "Strength")]
+    # Two tables with the column: the model must choose.
+    both = "SELECT T9.id FROM superhero AS T1 JOIN publisher AS T2 ON T1.publisher_id = T2.id"
+    assert autofix(both, dialect="sqlite", catalog=catalog) is None
+
+
+def test_a_qualifier_naming_a_table_the_query_lacks_joins_it(heroes: tuple[Path, SchemaCatalog]) -> None:
+    path, catalog = heroes
+    draft = "SELECT DISTINCT airline.airline_name FROM flight AS t1 WHERE t1.time_zone_code = 'PST'"
+    fixed = autofix(draft, dialect="sqlite", catalog=catalog)
+    assert fixed is not None
+    checked = validate_sql(fixed, dialect="sqlite", catalog=catalog)
+    assert checked.tables == {"flight", "airline"}
+    assert rows(path, checked.sql) == [("Delta",), ("United",)]
+    # A qualifier that is no table at all is not guessed into one.
+    assert autofix("SELECT nosuch.airline_name FROM flight AS t1", dialect="sqlite", catalog=catalog) is None

@@ -168,10 +168,13 @@ def _requalify(scope: Scope, fixing: _Fixing) -> bool:
         for alias, source in scope.sources.items()
         if isinstance(source, exp.Table)
     }
+    sources = {alias.lower() for alias in scope.sources}
     for column in scope.columns:
         bound = tables.get(column.table.lower()) if column.table else None
         name = column.name.lower()
-        if bound is None or name in fixing.permitted.get(bound[1], ()):
+        # A qualifier naming nothing in the query (``t4.drug_name`` with three tables) is a slip like a wrong one.
+        unknown = bool(column.table) and column.table.lower() not in sources
+        if (bound is None and not unknown) or (bound is not None and name in fixing.permitted.get(bound[1], ())):
             continue
         owners = [alias for alias, key in tables.values() if name in fixing.permitted.get(key, ())]
         if len(owners) == 1:
@@ -208,14 +211,16 @@ def _join_owners(scope: Scope, fixing: _Fixing) -> bool:
     joined: dict[str, str] = {}
     for column in scope.columns:
         name = column.name.lower()
-        if (column.table and column.table.lower() not in tables) or any(
+        # ``airline.airline_name`` with no airline in FROM: the qualifier names the table to join.
+        named = column.table.lower() if column.table and column.table.lower() not in tables else None
+        if (named is not None and catalog.table(named) is None) or any(
             name in permitted.get(key, ()) for key in present
         ):
             continue
         links = [
             (owner, alias, pairs)
             for owner, columns in permitted.items()
-            if name in columns and owner not in present
+            if name in columns and owner not in present and (named is None or owner.split(".")[-1] == named)
             for alias, key in tables.items()
             for pairs in key_pairs(catalog, key, owner)
         ]
