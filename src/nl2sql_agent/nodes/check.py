@@ -18,6 +18,7 @@ from nl2sql_agent.safety.autofix import autofix
 from nl2sql_agent.safety.grouping import tidy_grouping
 from nl2sql_agent.safety.joins import tidy_joins
 from nl2sql_agent.safety.ordering import tidy_ordering
+from nl2sql_agent.safety.ranges import tidy_ranges
 from nl2sql_agent.state import AgentState
 
 Checked = Command[Literal["execute_sql", "draft_sql", "refuse", "give_up"]]
@@ -63,8 +64,9 @@ def _check(state: AgentState, ctx: RunContext) -> dict[str, Any]:
 
 def validated(draft: str, question: str, ctx: RunContext) -> ValidatedQuery:
     """The validated draft, tidied first: its joins (:mod:`~nl2sql_agent.safety.joins`), its arithmetic
-    (:mod:`~nl2sql_agent.safety.arithmetic`), its grouping (:mod:`~nl2sql_agent.safety.grouping`) and the
-    order of a breakdown's rows (:mod:`~nl2sql_agent.safety.ordering`)."""
+    (:mod:`~nl2sql_agent.safety.arithmetic`), its grouping (:mod:`~nl2sql_agent.safety.grouping`), the
+    order of a breakdown's rows (:mod:`~nl2sql_agent.safety.ordering`) and its ranges
+    (:mod:`~nl2sql_agent.safety.ranges`)."""
     tidied = _tidied(draft, question, ctx)
     if tidied is not None:
         try:
@@ -80,6 +82,7 @@ def _tidied(draft: str, question: str, ctx: RunContext) -> str | None:
     sql = tidy_arithmetic(sql, dialect=ctx.dialect, catalog=ctx.db_catalog, question=question) or sql
     sql = tidy_grouping(sql, dialect=ctx.dialect, question=question) or sql
     sql = tidy_ordering(sql, dialect=ctx.dialect) or sql
+    sql = tidy_ranges(sql, dialect=ctx.dialect) or sql
     return sql if sql != draft else None
 
 
