@@ -22,6 +22,8 @@ INSERT INTO organization VALUES (1, 'Asia', 10.0), (2, 'Asia', 5.0), (3, 'Europe
 INSERT INTO author VALUES (1, 1, 3), (2, 1, 4), (3, 2, 1), (4, 3, 2);
 INSERT INTO publication VALUES (1, 2021, 'a'), (2, 2021, 'b'), (3, 2022, 'c');
 INSERT INTO flight VALUES (1, 1700000000, 'x'), (2, 1710000000, 'y');
+CREATE TABLE session (id INTEGER PRIMARY KEY, started TIMESTAMP, ended TIMESTAMP, note TEXT);
+INSERT INTO session VALUES (1, '2024-01-30 10:00:00', '2024-02-02 10:30:00', '2024-01-01');
 """
 
 
@@ -126,3 +128,34 @@ def test_a_unix_epoch_gets_its_modifier(db: tuple[Path, SchemaCatalog]) -> None:
 )
 def test_dates_held_as_text_or_read_right_are_left(db: tuple[Path, SchemaCatalog], draft: str) -> None:
     assert tidy_arithmetic(draft, dialect="sqlite", catalog=db[1]) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("How long did sessions last on average, in days?", 3.0208333),
+        ("What was the average session duration in seconds?", 261000.0),
+        ("What was the average session duration in minutes?", 4350.0),
+        ("How many hours did sessions last?", 72.5),
+    ],
+)
+def test_dates_subtracted_as_text_become_julian_day_differences(
+    db: tuple[Path, SchemaCatalog], question: str, expected: float
+) -> None:
+    path, catalog = db
+    draft = "SELECT AVG(s.ended - s.started) FROM session AS s"
+    assert rows(path, draft) == [(0.0,)]  # 2024 - 2024: the strings' leading numbers
+    tidied = tidy_arithmetic(draft, dialect="sqlite", catalog=catalog, question=question)
+    assert tidied is not None and "JULIANDAY(s.ended) - JULIANDAY(s.started)" in tidied
+    assert rows(path, tidied)[0][0] == pytest.approx(expected, rel=1e-6)
+
+
+def test_only_two_date_columns_make_a_date_difference(db: tuple[Path, SchemaCatalog]) -> None:
+    catalog = db[1]
+    for draft in (
+        "SELECT s.ended - s.note FROM session AS s",  # a TEXT column, whatever it holds
+        "SELECT s.id - s.id FROM session AS s",
+        "SELECT JULIANDAY(s.ended) - JULIANDAY(s.started) FROM session AS s",  # already days
+    ):
+        assert tidy_arithmetic(draft, dialect="sqlite", catalog=catalog) is None
+    assert tidy_arithmetic("SELECT MAX(s.ended) - MIN(s.started) FROM session AS s", dialect="sqlite", catalog=catalog)

@@ -12,7 +12,11 @@
    point in time: SQLite reads a bare number as a Julian day, so the epoch needs its ``'unixepoch'``
    modifier (not for milliseconds, ``..._ms``, which no modifier reads).
 
-Types come from the catalog's declared column types; only the two date rules also read the column's name.
+4. Dates subtracted as text. ``AVG(p.payment_date - s.sale_date)`` on two DATE columns subtracts the
+   numbers SQLite reads at the start of each string: the years. The difference becomes
+   ``julianday(a) - julianday(b)``, in days, or in the seconds, minutes or hours the question asks for.
+
+Types come from the catalog's declared column types; the numeric date rules also read the column's name.
 """
 
 from __future__ import annotations
@@ -40,8 +44,8 @@ def tidy_arithmetic(sql: str, *, dialect: str, catalog: SchemaCatalog, question:
         COUNT(o.oid) FROM ...``.
     """
     lowered = sql.lower()
-    if "/" not in lowered and not any(name in lowered for name in _DATE_FUNCTIONS):
-        return None  # most drafts divide nothing and format no date: no parse to pay for
+    if "/" not in lowered and "-" not in lowered and not any(name in lowered for name in _DATE_FUNCTIONS):
+        return None  # most drafts divide, subtract and format nothing: no parse to pay for
     tree = parse_or_none(sql, dialect)
     if tree is None:
         return None
@@ -53,6 +57,7 @@ def tidy_arithmetic(sql: str, *, dialect: str, catalog: SchemaCatalog, question:
             changed |= _real_division(select, columns)
         if dialect == "sqlite":
             changed |= _numeric_dates(select, columns)
+            changed |= _date_differences(select, columns, _unit(question))
     return tree.sql(dialect=dialect) if changed else None
 
 
@@ -143,6 +148,42 @@ def _numeric_dates(select: exp.Select, columns: _Columns) -> bool:
             modifier = exp.Literal.string("unixepoch")
             call.replace(exp.Anonymous(this="STRFTIME", expressions=[exp.Literal.string(fmt), target.copy(), modifier]))
             changed = True
+    return changed
+
+
+_DATE_TYPES = ("date", "datetime", "timestamp")
+_UNIT_SCALES = {"second": 86400, "minute": 1440, "hour": 24}
+
+
+def _unit(question: str) -> str:
+    asked = stems(question)
+    return next((unit for unit in _UNIT_SCALES if unit in asked), "day")
+
+
+def _is_date(node: exp.Expression, columns: _Columns) -> bool:
+    if isinstance(node, (exp.Max, exp.Min)):
+        node = node.this
+    if not isinstance(node, exp.Column):
+        return False
+    info = columns.info(node)
+    return info is not None and (info.type or "").lower().startswith(_DATE_TYPES)
+
+
+def _date_differences(select: exp.Select, columns: _Columns, unit: str) -> bool:
+    changed = False
+    for difference in list(select.find_all(exp.Sub)):
+        if difference.parent_select is not select:
+            continue
+        later, earlier = difference.this, difference.expression
+        if not (_is_date(later, columns) and _is_date(earlier, columns)):
+            continue
+        days = exp.Sub(
+            this=exp.Anonymous(this="JULIANDAY", expressions=[later.copy()]),
+            expression=exp.Anonymous(this="JULIANDAY", expressions=[earlier.copy()]),
+        )
+        scale = _UNIT_SCALES.get(unit)
+        difference.replace(exp.paren(days * scale, copy=False) if scale else exp.paren(days, copy=False))
+        changed = True
     return changed
 
 
