@@ -1,11 +1,17 @@
 """A small real SQLite database for the draft fixers: heroes, powers and publishers with foreign keys, pets
 with none, flights and airlines linked only by a shared key-like column name, and conferences, publications
-and their authors linked only by initial-and-id keys (``cid``, ``pid``)."""
+and their authors linked only by initial-and-id keys (``cid``, ``pid``); and the helper that builds any such
+database with the catalog the agent reflects from it."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+
+from nl2sql_agent.db.catalog import reflect_catalog
+from nl2sql_agent.db.engine import make_engine
+from nl2sql_agent.db.types import SchemaCatalog
 
 SCHEMA = """
 CREATE TABLE publisher (id INTEGER PRIMARY KEY, publisher_name TEXT);
@@ -37,3 +43,15 @@ INSERT INTO pets VALUES (1, 'dog', 12.0), (2, 'cat', 3.5);
 def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
         return sorted(conn.execute(sql).fetchall())
+
+
+def sqlite_database(folder: Path, schema: str) -> Iterator[tuple[Path, SchemaCatalog]]:
+    """A SQLite file built from ``schema`` in ``folder``, with the catalog the agent reflects from it."""
+    path = folder / "db.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(schema)
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        yield path, reflect_catalog(engine)
+    finally:
+        engine.dispose()

@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from heroes_db import sqlite_database
 
-from nl2sql_agent.db.catalog import reflect_catalog
-from nl2sql_agent.db.engine import make_engine
 from nl2sql_agent.db.types import SchemaCatalog
 from nl2sql_agent.safety.arithmetic import tidy_arithmetic
 
@@ -29,14 +28,7 @@ INSERT INTO session VALUES (1, '2024-01-30 10:00:00', '2024-02-02 10:30:00', '20
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, SchemaCatalog]]:
-    path = tmp_path_factory.mktemp("arithmetic") / "papers.sqlite"
-    with sqlite3.connect(path) as conn:
-        conn.executescript(SCHEMA)
-    engine = make_engine(f"sqlite:///{path}")
-    try:
-        yield path, reflect_catalog(engine)
-    finally:
-        engine.dispose()
+    yield from sqlite_database(tmp_path_factory.mktemp("arithmetic"), SCHEMA)
 
 
 def rows(path: Path, sql: str) -> list[tuple[object, ...]]:

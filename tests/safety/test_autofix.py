@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from heroes_db import rows
 
 from nl2sql_agent import validate_sql
@@ -169,29 +170,42 @@ def test_a_shared_alias_joined_on_one_column_name_puts_one_side_on_each_table(
     assert sorted(rows(path, checked.sql)) == [("Delta", 2), ("United", 1)]
 
 
-def test_a_qualifier_naming_nothing_in_the_query_goes_to_the_one_table_with_the_column(
-    heroes: tuple[Path, SchemaCatalog],
+@pytest.mark.parametrize(
+    ("draft", "fragment", "expected"),
+    [
+        # A qualifier naming nothing in the query goes to the one table of the query holding the column.
+        (
+            "SELECT T1.superhero_name, T3.power_name FROM superhero AS T1 JOIN hero_power AS T2 "
+            "ON T1.id = T2.hero_id JOIN superpower AS T4 ON T2.power_id = T4.id WHERE T1.height_cm > 200",
+            "T4.power_name",
+            [("Hulk", "Strength")],
+        ),
+        # A qualifier naming a table the query lacks joins that table along its one key.
+        (
+            "SELECT DISTINCT airline.airline_name FROM flight AS t1 WHERE t1.time_zone_code = 'PST'",
+            "JOIN airline AS airline ON t1.airline_code = airline.airline_code",
+            [("Delta",), ("United",)],
+        ),
+    ],
+)
+def test_a_qualifier_the_query_does_not_define_is_resolved(
+    heroes: tuple[Path, SchemaCatalog], draft: str, fragment: str, expected: list[tuple[str, ...]]
 ) -> None:
     path, catalog = heroes
-    draft = (
-        "SELECT T1.superhero_name, T3.power_name FROM superhero AS T1 JOIN hero_power AS T2 ON T1.id = T2.hero_id "
-        "JOIN superpower AS T4 ON T2.power_id = T4.id WHERE T1.height_cm > 200"
+    fixed = autofix(draft, dialect="sqlite", catalog=catalog)
+    assert fixed is not None and fragment in fixed
+    assert rows(path, validate_sql(fixed, dialect="sqlite", catalog=catalog).sql) == expected
+
+
+def test_an_undefined_qualifier_with_no_single_owner_is_left_to_the_model(heroes: tuple[Path, SchemaCatalog]) -> None:
+    catalog = heroes[1]
+    # Two tables of the query hold "id"; "nosuch" is no table at all.
+    assert (
+        autofix(
+            "SELECT T9.id FROM superhero AS T1 JOIN publisher AS T2 ON T1.publisher_id = T2.id",
+            dialect="sqlite",
+            catalog=catalog,
+        )
+        is None
     )
-    fixed = autofix(draft, dialect="sqlite", catalog=catalog)
-    assert fixed is not None and "T4.power_name" in fixed
-    assert rows(path, validate_sql(fixed, dialect="sqlite", catalog=catalog).sql) == [("Hulk", "Strength")]
-    # Two tables with the column: the model must choose.
-    both = "SELECT T9.id FROM superhero AS T1 JOIN publisher AS T2 ON T1.publisher_id = T2.id"
-    assert autofix(both, dialect="sqlite", catalog=catalog) is None
-
-
-def test_a_qualifier_naming_a_table_the_query_lacks_joins_it(heroes: tuple[Path, SchemaCatalog]) -> None:
-    path, catalog = heroes
-    draft = "SELECT DISTINCT airline.airline_name FROM flight AS t1 WHERE t1.time_zone_code = 'PST'"
-    fixed = autofix(draft, dialect="sqlite", catalog=catalog)
-    assert fixed is not None
-    checked = validate_sql(fixed, dialect="sqlite", catalog=catalog)
-    assert checked.tables == {"flight", "airline"}
-    assert rows(path, checked.sql) == [("Delta",), ("United",)]
-    # A qualifier that is no table at all is not guessed into one.
     assert autofix("SELECT nosuch.airline_name FROM flight AS t1", dialect="sqlite", catalog=catalog) is None
