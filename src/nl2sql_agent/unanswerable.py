@@ -68,8 +68,9 @@ def missing_concepts(
     dialect: str,
     hint: str = "",
 ) -> list[str]:
-    """Names ``sql`` reads that the schema lacks, asked for in words neither the schema nor the caller's
-    ``hint`` (a domain hint that defines a term, "SR = sales rank ...") knows.
+    """Names ``sql`` reads that the schema lacks, asked for in words (at least one of the name's) that
+    neither the schema nor the caller's ``hint`` (a domain hint that defines a term, "SR = sales rank ...")
+    knows.
 
     Example: on a schema with ``river(river_name, length)``, ``SELECT river_name FROM river ORDER BY speed``
     for "Which river has the fastest current speed?" gives ``["speed"]``.
@@ -88,6 +89,8 @@ def missing_concepts(
         if stems(name) <= _DATE_PARTS:
             continue
         from_question = (stems(name) - FUNCTION_WORDS) & asked
-        if from_question and not from_question & known:
+        # One asked word of the name that nothing knows is enough: ``journal_impact_factor`` for "the journal
+        # impact factor" on a schema that has journals but no impact factor still asks for what it lacks.
+        if from_question - known:
             missing.append(name)
     return missing

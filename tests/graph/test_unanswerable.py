@@ -194,6 +194,14 @@ def test_a_plain_set_of_names_still_works_as_the_vocabulary() -> None:
         ("SELECT rvTxId FROM river", "Return the river id and its length", []),
         # A date part a function takes, read as a column, is a dialect slip (seen on PostgreSQL).
         ("SELECT AVG(DATEDIFF(day, a, b)) FROM river", "What is the average age of rivers in no. of days?", []),
+        # Part of the name is the schema's ("river"), the rest nothing knows: the data lacks the rest.
+        (
+            "SELECT AVG(river_current_speed) FROM river",
+            "What is the average river current speed?",
+            ["river_current_speed"],
+        ),
+        # Every asked word of the name is the schema's: a mistaken name, for the repair loop.
+        ("SELECT river_length_name FROM river", "Give each river's name and length", []),
     ],
 )
 def test_missing_concepts_are_unknown_names_the_question_asked_for(sql: str, question: str, missing: list[str]) -> None:
