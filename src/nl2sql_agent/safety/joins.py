@@ -231,8 +231,8 @@ def _read_only_through_key(
     mine, theirs = condition.this, condition.expression
     if mine.table.lower() != alias:
         mine, theirs = theirs, mine
-    if mine.table.lower() != alias or theirs.table.lower() == alias:
-        return None
+    # A condition that does not say which side is the joined table's (bare names): no read can be moved.
+    key = mine.name.lower() if mine.table.lower() == alias and theirs.table.lower() != alias else None
     reads: list[tuple[exp.Column, exp.Column]] = []
     info = catalog.table(table.name)
     own = {c.name.lower() for c in info.columns} if info is not None else set()
@@ -242,7 +242,7 @@ def _read_only_through_key(
         if column.is_star and not column.table:
             return None
         if column.table.lower() == alias:
-            if column.name.lower() != mine.name.lower():
+            if column.name.lower() != key:
                 return None
             reads.append((column, theirs))
         elif not column.table and column.name.lower() in own:
