@@ -98,7 +98,7 @@ def _outermost_ordered(sql: str, dialect: str) -> exp.Query | None:
         return None
 
 
-def _output_index(key: exp.Expression, projections: Sequence[exp.Expression]) -> int | None:
+def _output_index(key: exp.Expr, projections: Sequence[exp.Expr]) -> int | None:
     """Which output column a sort key is: by position (``ORDER BY 2``), alias or the same expression."""
     if isinstance(key, exp.Literal) and key.is_int:
         position = int(key.this) - 1

@@ -11,7 +11,6 @@
 3. Times held as Unix epochs. ``STRFTIME('%Y-%m', flight.departure_time)`` on an INTEGER column named as a
    point in time: SQLite reads a bare number as a Julian day, so the epoch needs its ``'unixepoch'``
    modifier (not for milliseconds, ``..._ms``, which no modifier reads).
-
 4. Dates subtracted as text. ``AVG(p.payment_date - s.sale_date)`` on two DATE columns subtracts the
    numbers SQLite reads at the start of each string: the years. The difference becomes
    ``julianday(a) - julianday(b)``, in days, or in the seconds, minutes or hours the question asks for.
@@ -23,12 +22,13 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from nl2sql_agent.db.types import ColumnInfo, SchemaCatalog
+from nl2sql_agent.db.types import ColumnInfo, SchemaCatalog, TableInfo
 from nl2sql_agent.lexicon import stems, words
 from nl2sql_agent.safety.autofix import joined_tables
 from nl2sql_agent.sqltext import parse_or_none
 
-_WHOLE_NUMBER_WORDS = frozenset({"integer", "whole", "truncate", "floor", "round", "rounded"})
+_WHOLE_NUMBER_WORDS = frozenset({"integer", "whole", "truncate", "truncated", "floor"})
+"""Words asking for a whole number ("as an integer"); "rounded to 2 decimal places" asks for a real one."""
 _YEAR_WORDS = frozenset({"year", "yr"})
 _TIME_WORDS = frozenset({"time", "timestamp", "ts", "at", "date", "datetime", "epoch"})
 """An integer column named as a point in time holds Unix seconds: ISO text cannot be an integer."""
@@ -65,7 +65,7 @@ class _Columns:
     """The catalog's column for a column reference in one SELECT (its own FROM and JOINs only)."""
 
     def __init__(self, select: exp.Select, catalog: SchemaCatalog) -> None:
-        self._by_alias = {}
+        self._by_alias: dict[str, TableInfo] = {}
         for _, table in joined_tables(select):
             info = catalog.table(table.name)
             if info is not None:
@@ -187,7 +187,7 @@ def _date_differences(select: exp.Select, columns: _Columns, unit: str) -> bool:
     return changed
 
 
-def _strftime_parts(call: exp.Expression) -> tuple[exp.Expression | None, str | None]:
+def _strftime_parts(call: exp.Expr) -> tuple[exp.Expr | None, str | None]:
     """The value and format of a two-argument ``STRFTIME(format, value)``, however sqlglot parsed it."""
     if isinstance(call, exp.TimeToStr):
         fmt, value = call.args.get("format"), call.this

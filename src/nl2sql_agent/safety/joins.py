@@ -195,7 +195,7 @@ def _drop_unread_joins(select: exp.Select, catalog: SchemaCatalog, asked: frozen
         if join is None or join.side or (join.kind or "INNER").upper() != "INNER":
             continue
         condition = join.args.get("on")
-        if not _is_column_pair(condition):
+        if not isinstance(condition, exp.EQ) or not _is_column_pair(condition):
             continue
         name = table.name.lower()
         if sum(1 for t in select.find_all(exp.Table) if t.name.lower() == name) > 1:

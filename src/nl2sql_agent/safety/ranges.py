@@ -31,6 +31,8 @@ def tidy_ranges(sql: str, *, dialect: str) -> str | None:
     with sqlite3.connect(":memory:") as connection:
         for between in list(tree.find_all(exp.Between)):
             low, high = between.args.get("low"), between.args.get("high")
+            if low is None or high is None:
+                continue
             if _constant(low) and _constant(high) and _greater(connection, low, high, dialect):
                 between.set("low", high.copy())
                 between.set("high", low.copy())
@@ -38,8 +40,8 @@ def tidy_ranges(sql: str, *, dialect: str) -> str | None:
     return tree.sql(dialect=dialect) if changed else None
 
 
-def _constant(node: exp.Expression | None) -> bool:
-    return node is not None and not any(True for _ in node.find_all(exp.Column, exp.Query, exp.Placeholder))
+def _constant(node: exp.Expression) -> bool:
+    return not any(True for _ in node.find_all(exp.Column, exp.Query, exp.Placeholder))
 
 
 def _greater(connection: sqlite3.Connection, low: exp.Expression, high: exp.Expression, dialect: str) -> bool:
