@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Literal
 
 from nl2sql_agent.db.types import SchemaCatalog
-from nl2sql_agent.lexicon import FUNCTION_WORDS, given_names, stem, stems, stems_of, words
+from nl2sql_agent.lexicon import FUNCTION_WORDS, TIME_NAME_WORDS, given_names, stem, stems, stems_of, words
 
 Verdict = Literal["data", "off_topic", "write_request", "injection", "unspecified", "judgement", "unsure"]
 
@@ -175,7 +175,6 @@ _OVER_TIME = frozenset(
     "grow grew grown growing growth trend trends increase increased decrease decreased decline declined rise "
     "rose fall fell evolve evolved".split()
 )
-_TIME_WORDS = frozenset("year date time month day quarter week season period timestamp".split())
 _TIME_TYPES = ("date", "time", "year")
 # "for a particular city": the question leaves out the one thing a query would filter on.
 _PLACEHOLDERS = frozenset({"particular", "specific", "certain"})
@@ -370,7 +369,7 @@ def change_without_time(question: str, catalog: SchemaCatalog) -> str | None:
         return None  # the usual case: no walk over a schema that may hold thousands of tables
     for table in catalog.tables.values():
         for column in table.columns:
-            if set(words(column.name)) & _TIME_WORDS or any(t in column.type.lower() for t in _TIME_TYPES):
+            if set(words(column.name)) & TIME_NAME_WORDS or any(t in column.type.lower() for t in _TIME_TYPES):
                 return None
     return asked
 

@@ -15,6 +15,8 @@ FUNCTION_WORDS = frozenset(
     "whose which where when why how like".split()
 )
 """Words that say nothing about a schema: matching one (a sample title's "the") is no evidence."""
+TIME_NAME_WORDS = frozenset("year yr date time month day quarter week season period timestamp".split())
+"""Words that make a column's name a time unit or point (``survey_year``, ``sale_date``, ``month``)."""
 _IRREGULAR = {"people": "person", "children": "child", "men": "man", "women": "woman", "data": "data"}
 
 

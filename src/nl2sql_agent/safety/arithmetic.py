@@ -30,7 +30,7 @@ from nl2sql_agent.sqltext import parse_or_none
 _WHOLE_NUMBER_WORDS = frozenset({"integer", "whole", "truncate", "truncated", "floor"})
 """Words asking for a whole number ("as an integer"); "rounded to 2 decimal places" asks for a real one."""
 _YEAR_WORDS = frozenset({"year", "yr"})
-_TIME_WORDS = frozenset({"time", "timestamp", "ts", "at", "date", "datetime", "epoch"})
+_POINT_IN_TIME_WORDS = frozenset({"time", "timestamp", "ts", "at", "date", "datetime", "epoch"})
 """An integer column named as a point in time holds Unix seconds: ISO text cannot be an integer."""
 _SUBSECOND_WORDS = frozenset({"ms", "millis", "milliseconds", "us", "ns"})
 _DATE_FUNCTIONS = ("strftime", "date", "datetime", "julianday")
@@ -144,7 +144,7 @@ def _numeric_dates(select: exp.Select, columns: _Columns) -> bool:
         if fmt == "%Y" and named & _YEAR_WORDS:
             call.replace(target.copy())  # the year itself; SQLite compares it with '2021' as a number
             changed = True
-        elif named & _TIME_WORDS and not named & _SUBSECOND_WORDS:
+        elif named & _POINT_IN_TIME_WORDS and not named & _SUBSECOND_WORDS:
             modifier = exp.Literal.string("unixepoch")
             call.replace(exp.Anonymous(this="STRFTIME", expressions=[exp.Literal.string(fmt), target.copy(), modifier]))
             changed = True

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from nl2sql_agent.lexicon import words
+from nl2sql_agent.lexicon import TIME_NAME_WORDS, words
 from nl2sql_agent.sqltext import parse_or_none
 
-_TIME_WORDS = frozenset({"year", "month", "quarter", "week", "day", "date", "yr", "period", "time"})
 _DATE_FUNCTIONS = (exp.TimeToStr, exp.Date, exp.DateTrunc, exp.TimestampTrunc, exp.Year, exp.Month, exp.Extract)
 
 
@@ -64,4 +63,4 @@ def _time_like(key: exp.Expression, select: exp.Select) -> bool:
         return True
     if isinstance(key, exp.Anonymous) and key.name.lower() in ("strftime", "date", "datetime"):
         return True
-    return isinstance(key, exp.Column) and bool(set(words(key.name)) & _TIME_WORDS)
+    return isinstance(key, exp.Column) and bool(set(words(key.name)) & TIME_NAME_WORDS)
