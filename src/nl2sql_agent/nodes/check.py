@@ -12,13 +12,10 @@ from nl2sql_agent.context import RunContext
 from nl2sql_agent.errors import SQLValidationError, UnsafeSQLError
 from nl2sql_agent.measures import stand_in
 from nl2sql_agent.nodes.routing import retry_or_give_up, then
-from nl2sql_agent.safety import ValidatedQuery, validate_sql
-from nl2sql_agent.safety.arithmetic import tidy_arithmetic
+from nl2sql_agent.safety import ValidatedQuery, arithmetic, grouping, joins, ordering, ranges, validate_sql
 from nl2sql_agent.safety.autofix import autofix
-from nl2sql_agent.safety.grouping import tidy_grouping
 from nl2sql_agent.safety.joins import tidy_joins
-from nl2sql_agent.safety.ordering import tidy_ordering
-from nl2sql_agent.safety.ranges import tidy_ranges
+from nl2sql_agent.sqltext import parse_or_none
 from nl2sql_agent.state import AgentState
 
 Checked = Command[Literal["execute_sql", "draft_sql", "refuse", "give_up"]]
@@ -77,13 +74,16 @@ def validated(draft: str, question: str, ctx: RunContext) -> ValidatedQuery:
 
 
 def _tidied(draft: str, question: str, ctx: RunContext) -> str | None:
-    sql = draft
-    sql = tidy_joins(sql, dialect=ctx.dialect, catalog=ctx.db_catalog, question=question) or sql
-    sql = tidy_arithmetic(sql, dialect=ctx.dialect, catalog=ctx.db_catalog, question=question) or sql
-    sql = tidy_grouping(sql, dialect=ctx.dialect, question=question) or sql
-    sql = tidy_ordering(sql, dialect=ctx.dialect) or sql
-    sql = tidy_ranges(sql, dialect=ctx.dialect) or sql
-    return sql if sql != draft else None
+    """The draft after every tidy, parsed once and written once; ``None`` if none changed it."""
+    tree = parse_or_none(draft, ctx.dialect)
+    if tree is None:
+        return None  # the validator says what is wrong with it
+    changed = joins.tidy(tree, catalog=ctx.db_catalog, question=question)
+    changed |= arithmetic.tidy(tree, dialect=ctx.dialect, catalog=ctx.db_catalog, question=question)
+    changed |= grouping.tidy(tree, question=question)
+    changed |= ordering.tidy(tree)
+    changed |= ranges.tidy(tree, dialect=ctx.dialect)
+    return tree.sql(dialect=ctx.dialect) if changed else None
 
 
 def _fixed_or_raised(draft: str, question: str, ctx: RunContext) -> ValidatedQuery:

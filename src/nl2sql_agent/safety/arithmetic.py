@@ -47,9 +47,14 @@ def tidy_arithmetic(sql: str, *, dialect: str, catalog: SchemaCatalog, question:
     if "/" not in lowered and "-" not in lowered and not any(name in lowered for name in _DATE_FUNCTIONS):
         return None  # most drafts divide, subtract and format nothing: no parse to pay for
     tree = parse_or_none(sql, dialect)
-    if tree is None:
-        return None
+    changed = tree is not None and tidy(tree, dialect=dialect, catalog=catalog, question=question)
+    return tree.sql(dialect=dialect) if tree is not None and changed else None
+
+
+def tidy(tree: exp.Expr, *, dialect: str, catalog: SchemaCatalog, question: str = "") -> bool:
+    """:func:`tidy_arithmetic` on a parsed draft, in place; whether anything changed."""
     whole = bool(stems(question) & _WHOLE_NUMBER_WORDS)
+    unit = _unit(question)
     changed = False
     for select in list(tree.find_all(exp.Select)):
         columns = _Columns(select, catalog)
@@ -57,8 +62,8 @@ def tidy_arithmetic(sql: str, *, dialect: str, catalog: SchemaCatalog, question:
             changed |= _real_division(select, columns)
         if dialect == "sqlite":
             changed |= _numeric_dates(select, columns)
-            changed |= _date_differences(select, columns, _unit(question))
-    return tree.sql(dialect=dialect) if changed else None
+            changed |= _date_differences(select, columns, unit)
+    return changed
 
 
 class _Columns:

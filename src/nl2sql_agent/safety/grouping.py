@@ -28,13 +28,18 @@ def tidy_grouping(sql: str, *, dialect: str, question: str) -> str | None:
         ``SELECT AVG(w.balance) FROM wallet AS w GROUP BY w.user_id`` for "What is the average balance?"
         becomes ``SELECT AVG(w.balance) FROM wallet AS w``.
     """
-    if "group" not in sql.lower() or stems(question) & _BREAKDOWN_WORDS:
+    if "group" not in sql.lower():
         return None
     tree = parse_or_none(sql, dialect)
-    if not isinstance(tree, exp.Select) or not _ungrouped_totals(tree):
-        return None
+    return tree.sql(dialect=dialect) if tree is not None and tidy(tree, question=question) else None
+
+
+def tidy(tree: exp.Expr, *, question: str) -> bool:
+    """:func:`tidy_grouping` on a parsed draft, in place; whether anything changed."""
+    if stems(question) & _BREAKDOWN_WORDS or not isinstance(tree, exp.Select) or not _ungrouped_totals(tree):
+        return False
     tree.set("group", None)
-    return tree.sql(dialect=dialect)
+    return True
 
 
 def _ungrouped_totals(select: exp.Select) -> bool:

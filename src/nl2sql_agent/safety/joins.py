@@ -43,15 +43,19 @@ def tidy_joins(sql: str, *, dialect: str, catalog: SchemaCatalog, question: str 
     if "join" not in lowered and "exists" not in lowered:
         return None  # nothing to tidy, and no parse to pay for (most drafts read one table)
     tree = parse_or_none(sql, dialect)
-    if tree is None:
-        return None
+    return tree.sql(dialect=dialect) if tree is not None and tidy(tree, catalog=catalog, question=question) else None
+
+
+def tidy(tree: exp.Expr, *, catalog: SchemaCatalog, question: str = "") -> bool:
+    """:func:`tidy_joins` on a parsed draft, in place; whether anything changed."""
     changed = _correlate_exists(tree, catalog)
+    asked = stems(question)
     for select in list(tree.find_all(exp.Select)):
         changed |= _key_self_comparisons(select, catalog)
-        changed |= _drop_unread_joins(select, catalog, stems(question))
+        changed |= _drop_unread_joins(select, catalog, asked)
         # After the drop: a join nothing reads needs no link table, it goes.
         changed |= _bridge_unlinked_keys(select, catalog)
-    return tree.sql(dialect=dialect) if changed else None
+    return changed
 
 
 def _is_column_pair(condition: exp.Expression | None) -> bool:

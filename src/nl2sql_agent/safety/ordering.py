@@ -28,14 +28,19 @@ def tidy_ordering(sql: str, *, dialect: str) -> str | None:
     if "group" not in sql.lower():
         return None
     tree = parse_or_none(sql, dialect)
+    return tree.sql(dialect=dialect) if tree is not None and tidy(tree) else None
+
+
+def tidy(tree: exp.Expr) -> bool:
+    """:func:`tidy_ordering` on a parsed draft, in place; whether anything changed."""
     if not isinstance(tree, exp.Select):
-        return None
+        return False
     group = tree.args.get("group")
     if group is None or tree.args.get("order") or tree.args.get("limit") or tree.args.get("distinct"):
-        return None
+        return False
     aggregates = [e for e in tree.expressions if _aggregate(e)]
     if not aggregates or len(aggregates) == len(tree.expressions):
-        return None  # labels and measures both: a breakdown to order
+        return False  # labels and measures both: a breakdown to order
     times = [key for key in group.expressions if _time_like(key, tree)]
     if times:
         tree.order_by(*(key.copy() for key in times), copy=False)
@@ -43,7 +48,7 @@ def tidy_ordering(sql: str, *, dialect: str) -> str | None:
         first = aggregates[0]
         key = exp.column(first.alias) if first.alias else first.unalias().copy()
         tree.order_by(exp.Ordered(this=key, desc=True), copy=False)
-    return tree.sql(dialect=dialect)
+    return True
 
 
 def _aggregate(projection: exp.Expression) -> bool:

@@ -25,11 +25,17 @@ def tidy_ranges(sql: str, *, dialect: str) -> str | None:
     if dialect != "sqlite" or "between" not in sql.lower():
         return None
     tree = parse_or_none(sql, dialect)
-    if tree is None:
-        return None
+    return tree.sql(dialect=dialect) if tree is not None and tidy(tree, dialect=dialect) else None
+
+
+def tidy(tree: exp.Expr, *, dialect: str) -> bool:
+    """:func:`tidy_ranges` on a parsed draft, in place; whether anything changed."""
+    betweens = list(tree.find_all(exp.Between)) if dialect == "sqlite" else []
+    if not betweens:
+        return False  # no in-memory database to open
     changed = False
     with sqlite3.connect(":memory:") as connection:
-        for between in list(tree.find_all(exp.Between)):
+        for between in betweens:
             low, high = between.args.get("low"), between.args.get("high")
             if low is None or high is None:
                 continue
@@ -37,7 +43,7 @@ def tidy_ranges(sql: str, *, dialect: str) -> str | None:
                 between.set("low", high.copy())
                 between.set("high", low.copy())
                 changed = True
-    return tree.sql(dialect=dialect) if changed else None
+    return changed
 
 
 def _constant(node: exp.Expression) -> bool:
