@@ -73,8 +73,15 @@ def validated(draft: str, question: str, ctx: RunContext) -> ValidatedQuery:
     return _fixed_or_raised(draft, question, ctx)
 
 
+_TIDY_CUES = ("join", "exists", "/", "-", "strftime", "date", "julianday", "group", "between")
+"""What each tidy works on: joins and EXISTS, divisions, subtractions and date calls, GROUP BY, BETWEEN."""
+
+
 def _tidied(draft: str, question: str, ctx: RunContext) -> str | None:
     """The draft after every tidy, parsed once and written once; ``None`` if none changed it."""
+    lowered = draft.lower()
+    if not any(cue in lowered for cue in _TIDY_CUES):
+        return None  # a plain one-table read: nothing any tidy looks at, and no parse to pay for
     tree = parse_or_none(draft, ctx.dialect)
     if tree is None:
         return None  # the validator says what is wrong with it
