@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 
 import sqlglot
 from sqlglot import exp
@@ -50,3 +51,27 @@ def parse_or_none(sql: str | None, dialect: str) -> exp.Expr | None:
         return sqlglot.parse_one(sql, read=dialect)
     except sqlglot.errors.SqlglotError:
         return None
+
+
+def mentions(sql: str, cues: Iterable[str]) -> bool:
+    """Whether ``sql`` holds any of ``cues`` (lower-case words or operators), case-insensitively: a cheap
+    test before a parse, for tidies that only ever act on queries holding one of them."""
+    lowered = sql.lower()
+    return any(cue in lowered for cue in cues)
+
+
+def rewritten(sql: str, dialect: str, cues: Iterable[str], tidy: Callable[[exp.Expr], bool]) -> str | None:
+    """``sql`` after ``tidy`` (which changes a parsed tree in place and says whether it did); ``None`` when
+    ``sql`` holds none of ``cues``, does not parse, or ``tidy`` changed nothing."""
+    if not mentions(sql, cues):
+        return None  # no parse to pay for
+    tree = parse_or_none(sql, dialect)
+    return tree.sql(dialect=dialect) if tree is not None and tidy(tree) else None
+
+
+def is_aggregate(projection: exp.Expr) -> bool:
+    """Whether a selected expression aggregates its group (``COUNT(*)``, ``SUM(x) / 2``), and not over a
+    window (``RANK() OVER (ORDER BY SUM(x))`` reads every group)."""
+    return any(True for _ in projection.find_all(exp.AggFunc)) and not any(
+        True for _ in projection.find_all(exp.Window)
+    )

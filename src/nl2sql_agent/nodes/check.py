@@ -15,7 +15,7 @@ from nl2sql_agent.nodes.routing import retry_or_give_up, then
 from nl2sql_agent.safety import ValidatedQuery, arithmetic, grouping, joins, ordering, ranges, validate_sql
 from nl2sql_agent.safety.autofix import autofix
 from nl2sql_agent.safety.joins import tidy_joins
-from nl2sql_agent.sqltext import parse_or_none
+from nl2sql_agent.sqltext import mentions, parse_or_none
 from nl2sql_agent.state import AgentState
 
 Checked = Command[Literal["execute_sql", "draft_sql", "refuse", "give_up"]]
@@ -73,14 +73,13 @@ def validated(draft: str, question: str, ctx: RunContext) -> ValidatedQuery:
     return _fixed_or_raised(draft, question, ctx)
 
 
-_TIDY_CUES = ("join", "exists", "/", "-", "strftime", "date", "julianday", "group", "between")
-"""What each tidy works on: joins and EXISTS, divisions, subtractions and date calls, GROUP BY, BETWEEN."""
+_TIDY_CUES = joins.CUES + arithmetic.CUES + grouping.CUES + ordering.CUES + ranges.CUES
+"""What a draft must mention for any tidy to find work (each module says what it acts on)."""
 
 
 def _tidied(draft: str, question: str, ctx: RunContext) -> str | None:
     """The draft after every tidy, parsed once and written once; ``None`` if none changed it."""
-    lowered = draft.lower()
-    if not any(cue in lowered for cue in _TIDY_CUES):
+    if not mentions(draft, _TIDY_CUES):
         return None  # a plain one-table read: nothing any tidy looks at, and no parse to pay for
     tree = parse_or_none(draft, ctx.dialect)
     if tree is None:

@@ -25,7 +25,7 @@ from sqlglot import exp
 from nl2sql_agent.db.types import ColumnInfo, SchemaCatalog, TableInfo
 from nl2sql_agent.lexicon import stems, words
 from nl2sql_agent.safety.autofix import joined_tables
-from nl2sql_agent.sqltext import parse_or_none
+from nl2sql_agent.sqltext import rewritten
 
 _WHOLE_NUMBER_WORDS = frozenset({"integer", "whole", "truncate", "truncated", "floor"})
 """Words asking for a whole number ("as an integer"); "rounded to 2 decimal places" asks for a real one."""
@@ -33,7 +33,8 @@ _YEAR_WORDS = frozenset({"year", "yr"})
 _POINT_IN_TIME_WORDS = frozenset({"time", "timestamp", "ts", "at", "date", "datetime", "epoch"})
 """An integer column named as a point in time holds Unix seconds: ISO text cannot be an integer."""
 _SUBSECOND_WORDS = frozenset({"ms", "millis", "milliseconds", "us", "ns"})
-_DATE_FUNCTIONS = ("strftime", "date", "datetime", "julianday")
+CUES = ("/", "-", "strftime", "date", "julianday")
+"""What a draft mentions when it divides, subtracts or formats a date (``date`` covers ``datetime``)."""
 
 
 def tidy_arithmetic(sql: str, *, dialect: str, catalog: SchemaCatalog, question: str = "") -> str | None:
@@ -43,12 +44,7 @@ def tidy_arithmetic(sql: str, *, dialect: str, catalog: SchemaCatalog, question:
         ``SELECT COUNT(a.aid) / COUNT(o.oid) FROM ...`` becomes ``SELECT CAST(COUNT(a.aid) AS REAL) /
         COUNT(o.oid) FROM ...``.
     """
-    lowered = sql.lower()
-    if "/" not in lowered and "-" not in lowered and not any(name in lowered for name in _DATE_FUNCTIONS):
-        return None  # most drafts divide, subtract and format nothing: no parse to pay for
-    tree = parse_or_none(sql, dialect)
-    changed = tree is not None and tidy(tree, dialect=dialect, catalog=catalog, question=question)
-    return tree.sql(dialect=dialect) if tree is not None and changed else None
+    return rewritten(sql, dialect, CUES, lambda tree: tidy(tree, dialect=dialect, catalog=catalog, question=question))
 
 
 def tidy(tree: exp.Expr, *, dialect: str, catalog: SchemaCatalog, question: str = "") -> bool:

@@ -12,13 +12,17 @@ from __future__ import annotations
 from sqlglot import exp
 
 from nl2sql_agent.lexicon import stems
-from nl2sql_agent.sqltext import parse_or_none
+from nl2sql_agent.sqltext import is_aggregate, rewritten
 
 _BREAKDOWN_WORDS = frozenset(
     "each per every by group grouped breakdown split respective respectively individual individually "
     "various different distribution vary".split()
 )
 """Words that ask for one row per group ("for each airline", "by month", "how does it vary")."""
+
+
+CUES = ("group",)
+"""What a draft mentions when it groups."""
 
 
 def tidy_grouping(sql: str, *, dialect: str, question: str) -> str | None:
@@ -28,10 +32,7 @@ def tidy_grouping(sql: str, *, dialect: str, question: str) -> str | None:
         ``SELECT AVG(w.balance) FROM wallet AS w GROUP BY w.user_id`` for "What is the average balance?"
         becomes ``SELECT AVG(w.balance) FROM wallet AS w``.
     """
-    if "group" not in sql.lower():
-        return None
-    tree = parse_or_none(sql, dialect)
-    return tree.sql(dialect=dialect) if tree is not None and tidy(tree, question=question) else None
+    return rewritten(sql, dialect, CUES, lambda tree: tidy(tree, question=question))
 
 
 def tidy(tree: exp.Expr, *, question: str) -> bool:
@@ -48,9 +49,7 @@ def _ungrouped_totals(select: exp.Select) -> bool:
     if group is None or select.args.get("having") or select.args.get("order"):
         return False
     projections = select.expressions
-    if not projections or any(not any(True for _ in e.find_all(exp.AggFunc)) for e in projections):
-        return False
-    if any(True for e in projections for _ in e.find_all(exp.Window)):
+    if not projections or not all(is_aggregate(e) for e in projections):
         return False
     keys = {key.sql().lower() for key in group.expressions}
     names = {key.name.lower() for key in group.expressions if isinstance(key, exp.Column)}

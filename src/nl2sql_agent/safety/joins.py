@@ -28,7 +28,10 @@ from sqlglot import exp
 from nl2sql_agent.db.types import SchemaCatalog, TableInfo
 from nl2sql_agent.lexicon import FUNCTION_WORDS, stems, stems_of
 from nl2sql_agent.safety.autofix import joined_tables, key_condition, key_pairs, put_between
-from nl2sql_agent.sqltext import parse_or_none
+from nl2sql_agent.sqltext import rewritten
+
+CUES = ("join", "exists")
+"""What a draft mentions when it has joins or EXISTS to tidy (most drafts read one table)."""
 
 
 def tidy_joins(sql: str, *, dialect: str, catalog: SchemaCatalog, question: str = "") -> str | None:
@@ -39,11 +42,7 @@ def tidy_joins(sql: str, *, dialect: str, catalog: SchemaCatalog, question: str 
         ``SELECT s.name FROM singer AS s JOIN singer_in_concert AS c ON s.singer_id = c.singer_id`` becomes
         ``SELECT s.name FROM singer AS s``.
     """
-    lowered = sql.lower()
-    if "join" not in lowered and "exists" not in lowered:
-        return None  # nothing to tidy, and no parse to pay for (most drafts read one table)
-    tree = parse_or_none(sql, dialect)
-    return tree.sql(dialect=dialect) if tree is not None and tidy(tree, catalog=catalog, question=question) else None
+    return rewritten(sql, dialect, CUES, lambda tree: tidy(tree, catalog=catalog, question=question))
 
 
 def tidy(tree: exp.Expr, *, catalog: SchemaCatalog, question: str = "") -> bool:

@@ -14,9 +14,13 @@ from __future__ import annotations
 from sqlglot import exp
 
 from nl2sql_agent.lexicon import TIME_NAME_WORDS, words
-from nl2sql_agent.sqltext import parse_or_none
+from nl2sql_agent.sqltext import is_aggregate, rewritten
 
 _DATE_FUNCTIONS = (exp.TimeToStr, exp.Date, exp.DateTrunc, exp.TimestampTrunc, exp.Year, exp.Month, exp.Extract)
+
+
+CUES = ("group",)
+"""What a draft mentions when it has a breakdown to order."""
 
 
 def tidy_ordering(sql: str, *, dialect: str) -> str | None:
@@ -25,10 +29,7 @@ def tidy_ordering(sql: str, *, dialect: str) -> str | None:
     Example:
         ``SELECT a.name, COUNT(*) AS n FROM a GROUP BY a.name`` becomes ``... GROUP BY a.name ORDER BY n DESC``.
     """
-    if "group" not in sql.lower():
-        return None
-    tree = parse_or_none(sql, dialect)
-    return tree.sql(dialect=dialect) if tree is not None and tidy(tree) else None
+    return rewritten(sql, dialect, CUES, tidy)
 
 
 def tidy(tree: exp.Expr) -> bool:
@@ -38,7 +39,7 @@ def tidy(tree: exp.Expr) -> bool:
     group = tree.args.get("group")
     if group is None or tree.args.get("order") or tree.args.get("limit") or tree.args.get("distinct"):
         return False
-    aggregates = [e for e in tree.expressions if _aggregate(e)]
+    aggregates = [e for e in tree.expressions if is_aggregate(e)]
     if not aggregates or len(aggregates) == len(tree.expressions):
         return False  # labels and measures both: a breakdown to order
     times = [key for key in group.expressions if _time_like(key, tree)]
@@ -49,12 +50,6 @@ def tidy(tree: exp.Expr) -> bool:
         key = exp.column(first.alias) if first.alias else first.unalias().copy()
         tree.order_by(exp.Ordered(this=key, desc=True), copy=False)
     return True
-
-
-def _aggregate(projection: exp.Expression) -> bool:
-    return any(True for _ in projection.find_all(exp.AggFunc)) and not any(
-        True for _ in projection.find_all(exp.Window)
-    )
 
 
 def _time_like(key: exp.Expression, select: exp.Select) -> bool:

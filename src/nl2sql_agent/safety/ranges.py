@@ -13,7 +13,10 @@ import sqlite3
 
 from sqlglot import exp
 
-from nl2sql_agent.sqltext import parse_or_none
+from nl2sql_agent.sqltext import rewritten
+
+CUES = ("between",)
+"""What a draft mentions when it has a range to check."""
 
 
 def tidy_ranges(sql: str, *, dialect: str) -> str | None:
@@ -22,10 +25,9 @@ def tidy_ranges(sql: str, *, dialect: str) -> str | None:
     Example:
         ``d BETWEEN '2024-12-31' AND '2024-01-01'`` becomes ``d BETWEEN '2024-01-01' AND '2024-12-31'``.
     """
-    if dialect != "sqlite" or "between" not in sql.lower():
+    if dialect != "sqlite":
         return None
-    tree = parse_or_none(sql, dialect)
-    return tree.sql(dialect=dialect) if tree is not None and tidy(tree, dialect=dialect) else None
+    return rewritten(sql, dialect, CUES, lambda tree: tidy(tree, dialect=dialect))
 
 
 def tidy(tree: exp.Expr, *, dialect: str) -> bool:
